@@ -1,0 +1,65 @@
+# CinemaAbyss: one entry point for running and testing the whole system.
+#   make run    the whole stack in the foreground (Ctrl-C stops everything)
+#   make up     the same stack in the background, returning once every service is healthy
+#   make down   stop what `make up` started
+#   make test   lint, unit and integration tests against real PostgreSQL and Kafka-protocol broker
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+VAR_DIR ?= var
+export VAR_DIR
+
+# Ports of the local stack; override any of them from the environment.
+export POSTGRES_PORT ?= 5432
+export KAFKA_PORT ?= 9092
+export MONOLITH_PORT ?= 8080
+export MOVIES_PORT ?= 8081
+export BIND_HOST ?= 127.0.0.1
+export DB_CONNECTION_STRING ?= postgresql://cinemaabyss:cinemaabyss@127.0.0.1:$(POSTGRES_PORT)/cinemaabyss
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONUNBUFFERED := 1
+
+HEALTH_URLS = tcp://127.0.0.1:$(POSTGRES_PORT) tcp://127.0.0.1:$(KAFKA_PORT) \
+              http://127.0.0.1:$(MONOLITH_PORT)/health \
+              http://127.0.0.1:$(MOVIES_PORT)/api/movies/health
+REQUIREMENTS := requirements.txt $(wildcard */requirements.txt)
+PIDFILE := $(VAR_DIR)/stack.pid
+
+.PHONY: help venv run up down test lint pytest
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: $(REQUIREMENTS)
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create or update .venv from the requirements
+
+run: venv ## run the whole stack in the foreground
+	mkdir -p $(VAR_DIR)
+	honcho start -f Procfile
+
+up: venv ## start the stack in the background and wait until it is healthy
+	mkdir -p $(VAR_DIR)
+	if [ -f $(PIDFILE) ] && kill -0 "$$(cat $(PIDFILE))" 2>/dev/null; then echo "already up (pid $$(cat $(PIDFILE)))"; exit 0; fi
+	setsid honcho start -f Procfile > $(VAR_DIR)/stack.log 2>&1 < /dev/null & echo $$! > $(PIDFILE)
+	python -m devstack.wait --timeout 120 $(HEALTH_URLS) || { tail -n 50 $(VAR_DIR)/stack.log; $(MAKE) --no-print-directory down; exit 1; }
+	@echo "stack is up; logs in $(VAR_DIR)/stack.log, stop it with 'make down'"
+
+down: ## stop the stack started by `make up`
+	python -m devstack.stop $(PIDFILE)
+
+lint: venv ## ruff over the whole repository
+	ruff check .
+
+pytest: venv
+	pytest
+
+test: lint pytest ## everything: lint, unit and integration tests

@@ -1,0 +1,1 @@
+"""Shared kernel of the CinemaAbyss services: configuration, errors, JSON input, logging."""

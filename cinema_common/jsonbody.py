@@ -1,0 +1,146 @@
+"""Validation of JSON request bodies: each failure is a 400 naming the field."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import request
+
+from cinema_common.errors import ApiError
+
+# PostgreSQL bigint; larger integers are rejected rather than overflowing in the database.
+MAX_ID = 2**63 - 1
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def json_object() -> dict[str, Any]:
+    """Return the request body as a JSON object.
+
+    :raises ApiError: 400 when the body is missing, not JSON, or not an object.
+    """
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    return body
+
+
+def invalid(field: str, expected: str) -> ApiError:
+    """Return the 400 error for one field."""
+    return ApiError(400, f"field '{field}' must be {expected}")
+
+
+def _present(body: dict[str, Any], field: str, required: bool) -> bool:
+    if body.get(field) is None:
+        if required:
+            raise ApiError(400, f"field '{field}' is required")
+        return False
+    return True
+
+
+def text(body: dict[str, Any], field: str, *, required: bool = True, max_length: int = 1000,
+         allow_empty: bool = False, default: str | None = None) -> str | None:
+    """Return a string field; PostgreSQL cannot store NUL, so that is refused too."""
+    if not _present(body, field, required):
+        return default
+    value = body[field]
+    if not isinstance(value, str) or "\x00" in value:
+        raise invalid(field, "a string")
+    if not allow_empty and not value.strip():
+        raise invalid(field, "a non-empty string")
+    if len(value) > max_length:
+        raise invalid(field, f"at most {max_length} characters")
+    return value
+
+
+def email(body: dict[str, Any], field: str) -> str:
+    """Return a required e-mail address field."""
+    value = text(body, field, max_length=254)
+    if not _EMAIL.match(value):
+        raise invalid(field, "an e-mail address")
+    return value
+
+
+def integer(body: dict[str, Any], field: str, *, required: bool = True, minimum: int = 1) -> int | None:
+    """Return an integer field; booleans and floats are not integers."""
+    if not _present(body, field, required):
+        return None
+    value = body[field]
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_ID:
+        raise invalid(field, f"an integer from {minimum} to {MAX_ID}")
+    return value
+
+
+def number(body: dict[str, Any], field: str, *, required: bool = True, minimum: float | None = None,
+           maximum: float | None = None, exclusive_minimum: bool = False) -> float | None:
+    """Return a finite JSON number within optional bounds; booleans are not numbers."""
+    if not _present(body, field, required):
+        return None
+    value = body[field]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise invalid(field, "a number")
+    if minimum is not None and (value <= minimum if exclusive_minimum else value < minimum):
+        raise invalid(field, f"a number {'above' if exclusive_minimum else 'of at least'} {minimum:g}")
+    if maximum is not None and value > maximum:
+        raise invalid(field, f"a number of at most {maximum:g}")
+    return float(value)
+
+
+def text_list(body: dict[str, Any], field: str, *, required: bool = False, max_items: int = 50,
+              max_length: int = 100) -> list[str] | None:
+    """Return a list of non-empty strings."""
+    if not _present(body, field, required):
+        return None
+    value = body[field]
+    if not isinstance(value, list) or len(value) > max_items or not all(
+        isinstance(item, str) and item.strip() and "\x00" not in item and len(item) <= max_length
+        for item in value
+    ):
+        raise invalid(field, f"an array of at most {max_items} non-empty strings")
+    return value
+
+
+def timestamp(body: dict[str, Any], field: str, *, required: bool = True) -> datetime | None:
+    """Return an ISO-8601 date-time field as an aware datetime (UTC when no offset is given)."""
+    if not _present(body, field, required):
+        return None
+    value = body[field]
+    parsed = parse_timestamp(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise invalid(field, "an ISO-8601 date-time")
+    return parsed
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    """Parse an ISO-8601 date or date-time, returning None when it does not parse."""
+    candidate = value.strip()
+    if not candidate or "\x00" in candidate:
+        return None
+    try:
+        parsed = datetime.fromisoformat(candidate.replace("z", "Z"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def query_id(name: str) -> int | None:
+    """Return the integer query parameter ``name``, or None when it is absent.
+
+    :raises ApiError: 400 when it is present but not an integer.
+    """
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    stripped = raw.strip()
+    if not re.fullmatch(r"[+-]?\d{1,30}", stripped):
+        raise ApiError(400, f"query parameter '{name}' must be an integer")
+    return int(stripped)
+
+
+def is_storable_id(value: int) -> bool:
+    """Tell whether ``value`` can be the id of a row (a positive bigint)."""
+    return 1 <= value <= MAX_ID

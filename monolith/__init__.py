@@ -1,0 +1,1 @@
+"""The legacy CinemaAbyss monolith: users, movies, payments and subscriptions."""

@@ -1,0 +1,1 @@
+"""The movies service, the first domain extracted from the monolith."""

@@ -1,0 +1,25 @@
+"""Fixtures of the movies service tests: the app on a private copy of the seeded database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from movies_service.app import create_app
+from movies_service.config import Config
+from tests.dbapps import built
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    """The movies service on its own database."""
+    yield from built(create_app, Config(db_connection_string=database_url, db_timeout_seconds=2))
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of the app."""
+    return app.test_client()
