@@ -58,14 +58,24 @@ def transaction() -> Iterator[psycopg.Connection]:
         raise ApiError(503, "database unavailable") from None
 
 
-def health() -> Response:
-    """Answer a health check: 200 while the process runs, ``database`` tells whether PostgreSQL answers."""
+def _database_answers() -> bool:
     try:
         with transaction() as conn:
             conn.execute("SELECT 1")
     except ApiError:
-        return jsonify(status=True, database=False)
-    return jsonify(status=True, database=True)
+        return False
+    return True
+
+
+def health() -> Response:
+    """Liveness: 200 while the process runs; ``database`` tells whether PostgreSQL answers."""
+    return jsonify(status=True, database=_database_answers())
+
+
+def readiness() -> tuple[Response, int]:
+    """Readiness: 200 when PostgreSQL answers, else 503, so traffic waits for the database."""
+    ready = _database_answers()
+    return jsonify(status=ready, database=ready), 200 if ready else 503
 
 
 def one_or_404(conn: psycopg.Connection, query: str, row_id: int, noun: str) -> dict:

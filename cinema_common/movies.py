@@ -1,20 +1,24 @@
 """The movies API, served by the monolith and by the extracted movies service alike.
 
 Both run this module on the same database, which is what lets the gateway move
-``/api/movies`` traffic between them without a client noticing.
+``/api/movies`` traffic between them without a client noticing. That includes the
+health routes: whichever backend the gateway picks, ``/api/movies/health`` answers.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from cinema_common import jsonbody
+from cinema_common import db, jsonbody
 from cinema_common.db import one_or_404, transaction
 
 bp = Blueprint("movies", __name__)
 
 _COLUMNS = "id, title, description, genres, rating"
 MAX_RATING = 10.0
+
+bp.add_url_rule("/api/movies/health", "health", db.health)
+bp.add_url_rule("/api/movies/ready", "ready", db.readiness)
 
 
 @bp.get("/api/movies")

@@ -19,5 +19,6 @@ def create_app(config: Config | None = None) -> Flask:
     for blueprint in (users.bp, movies.bp, payments.bp, subscriptions.bp):
         app.register_blueprint(blueprint)
     app.add_url_rule("/health", "health", db.health)
+    app.add_url_rule("/ready", "ready", db.readiness)
 
     return app

@@ -16,6 +16,5 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["SETTINGS"] = config
     db.init_app(app, config)
     app.register_blueprint(movies.bp)
-    app.add_url_rule("/api/movies/health", "health", db.health)
 
     return app

@@ -31,3 +31,9 @@ def test_both_answer_the_same_errors(both):
     for client in both:
         response = client.post("/api/movies", json={"title": "t", "description": "d", "rating": "high"})
         assert (response.status_code, response.get_json()) == (400, {"error": "field 'rating' must be a number"})
+
+
+@pytest.mark.parametrize("path", ["/api/movies/health", "/api/movies/ready"])
+def test_both_answer_the_movies_health_routes(both, path):
+    for client in both:
+        assert client.get(path).get_json() == {"status": True, "database": True}

@@ -9,6 +9,11 @@ def test_health(client):
     assert response.get_json() == {"status": True, "database": True}
 
 
+def test_ready_when_the_database_answers(client):
+    response = client.get("/api/movies/ready")
+    assert (response.status_code, response.get_json()) == (200, {"status": True, "database": True})
+
+
 def test_movie_round_trip_without_genres(client):
     created = client.post("/api/movies", json={"title": "Solaris", "description": "", "rating": 8})
     assert created.status_code == 201
