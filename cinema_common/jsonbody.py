@@ -13,7 +13,10 @@ from cinema_common.errors import ApiError
 
 # PostgreSQL bigint; larger integers are rejected rather than overflowing in the database.
 MAX_ID = 2**63 - 1
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# Python's datetime ends at years 1 and 9999: one more day either side, as an instant in UTC,
+# could be stored by PostgreSQL but not read back, so those two years are refused at the door.
+MIN_YEAR, MAX_YEAR = 2, 9998
 
 
 def json_object() -> dict[str, Any]:
@@ -21,7 +24,11 @@ def json_object() -> dict[str, Any]:
 
     :raises ApiError: 400 when the body is missing, not JSON, or not an object.
     """
-    body = request.get_json(force=True, silent=True)
+    try:
+        body = request.get_json(force=True, silent=True)
+    except RecursionError:
+        # Nesting deeper than the parser's stack (``[[[[...``) is not a usable body either.
+        body = None
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object")
     return body
@@ -30,6 +37,17 @@ def json_object() -> dict[str, Any]:
 def invalid(field: str, expected: str) -> ApiError:
     """Return the 400 error for one field."""
     return ApiError(400, f"field '{field}' must be {expected}")
+
+
+def storable(value: str) -> bool:
+    """Tell whether PostgreSQL can store ``value`` as text: no NUL and no lone surrogate."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _present(body: dict[str, Any], field: str, required: bool) -> bool:
@@ -46,7 +64,7 @@ def text(body: dict[str, Any], field: str, *, required: bool = True, max_length:
     if not _present(body, field, required):
         return default
     value = body[field]
-    if not isinstance(value, str) or "\x00" in value:
+    if not isinstance(value, str) or not storable(value):
         raise invalid(field, "a string")
     if not allow_empty and not value.strip():
         raise invalid(field, "a non-empty string")
@@ -58,7 +76,7 @@ def text(body: dict[str, Any], field: str, *, required: bool = True, max_length:
 def email(body: dict[str, Any], field: str) -> str:
     """Return a required e-mail address field."""
     value = text(body, field, max_length=254)
-    if not _EMAIL.match(value):
+    if not _EMAIL.fullmatch(value):
         raise invalid(field, "an e-mail address")
     return value
 
@@ -95,7 +113,7 @@ def text_list(body: dict[str, Any], field: str, *, required: bool = False, max_i
         return None
     value = body[field]
     if not isinstance(value, list) or len(value) > max_items or not all(
-        isinstance(item, str) and item.strip() and "\x00" not in item and len(item) <= max_length
+        isinstance(item, str) and item.strip() and storable(item) and len(item) <= max_length
         for item in value
     ):
         raise invalid(field, f"an array of at most {max_items} non-empty strings")
@@ -109,18 +127,20 @@ def timestamp(body: dict[str, Any], field: str, *, required: bool = True) -> dat
     value = body[field]
     parsed = parse_timestamp(value) if isinstance(value, str) else None
     if parsed is None:
-        raise invalid(field, "an ISO-8601 date-time")
+        raise invalid(field, f"an ISO-8601 date-time with a year from {MIN_YEAR} to {MAX_YEAR}")
     return parsed
 
 
 def parse_timestamp(value: str) -> datetime | None:
-    """Parse an ISO-8601 date or date-time, returning None when it does not parse."""
+    """Parse an ISO-8601 date or date-time, returning None when it does not parse or its year is out of range."""
     candidate = value.strip()
     if not candidate or "\x00" in candidate:
         return None
     try:
         parsed = datetime.fromisoformat(candidate.replace("z", "Z"))
     except ValueError:
+        return None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
@@ -135,10 +155,10 @@ def query_id(name: str) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return None
-    stripped = raw.strip()
-    if not re.fullmatch(r"[+-]?\d{1,30}", stripped):
+    # ASCII digits only: int() would also read " 7", "+7" and Arabic-Indic digits, which no spec calls an integer.
+    if not re.fullmatch(r"-?[0-9]{1,30}", raw):
         raise ApiError(400, f"query parameter '{name}' must be an integer")
-    return int(stripped)
+    return int(raw)
 
 
 def is_storable_id(value: int) -> bool:

@@ -12,6 +12,8 @@ bp = Blueprint("payments", __name__)
 
 _COLUMNS = "id, user_id, amount, timestamp"
 MAX_AMOUNT = 9_999_999_999.99  # numeric(12, 2)
+# Amounts are stored in cents: anything smaller would be stored as a payment of 0.
+MIN_AMOUNT = 0.01
 
 
 @bp.get("/api/payments")
@@ -25,7 +27,7 @@ def create_payment() -> tuple[Response, int]:
     """Store a payment of a known user."""
     body = jsonbody.json_object()
     user_id = jsonbody.integer(body, "user_id")
-    amount = jsonbody.number(body, "amount", minimum=0, exclusive_minimum=True, maximum=MAX_AMOUNT)
+    amount = jsonbody.number(body, "amount", minimum=MIN_AMOUNT, maximum=MAX_AMOUNT)
     with transaction() as conn:
         require_user(conn, user_id)
         payment = conn.execute(

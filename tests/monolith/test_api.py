@@ -77,7 +77,7 @@ def test_subscription_round_trip(client):
     ("POST", "/api/payments", {"user_id": "1", "amount": 3}, 400, "field 'user_id' must be an integer"),
     ("POST", "/api/payments", {"user_id": True, "amount": 3}, 400, "field 'user_id' must be an integer"),
     ("POST", "/api/payments", {"user_id": 1, "amount": "3"}, 400, "field 'amount' must be a number"),
-    ("POST", "/api/payments", {"user_id": 1, "amount": -3}, 400, "field 'amount' must be a number above 0"),
+    ("POST", "/api/payments", {"user_id": 1, "amount": -3}, 400, "field 'amount' must be a number of at least 0.01"),
     ("POST", "/api/payments", {"user_id": 999, "amount": 3}, 404, "user 999 not found"),
     ("POST", "/api/subscriptions", {"user_id": 1, "plan_type": "x", "start_date": "yesterday",
                                     "end_date": "2026-01-01"}, 400, "field 'start_date' must be an ISO-8601"),

@@ -1,0 +1,87 @@
+"""Inputs the schemathesis run found or could find: each is a 4xx, never a 500 or a bad row."""
+
+from __future__ import annotations
+
+import pytest
+
+SUBSCRIPTION = {"user_id": 1, "plan_type": "basic", "start_date": "2026-01-01T00:00:00Z",
+                "end_date": "2026-02-01T00:00:00Z"}
+
+
+def test_deeply_nested_json_is_400_not_500(client):
+    response = client.post("/api/movies", data="[" * 100_000, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "request body must be a JSON object"}
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/movies", '{"title": "\\ud800", "description": "", "rating": 1}'),
+    ("/api/movies", '{"title": "t", "description": "\\udfff", "rating": 1}'),
+    ("/api/users", '{"username": "x\\ud83d", "email": "x@example.com"}'),
+])
+def test_lone_surrogates_are_400_not_500(client, path, body):
+    response = client.post(path, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"].endswith("must be a string")
+
+
+def test_lone_surrogate_in_genres_is_400(client):
+    body = '{"title": "t", "description": "", "rating": 1, "genres": ["\\ud800"]}'
+    response = client.post("/api/movies", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"].startswith("field 'genres' must be an array")
+
+
+def test_email_with_a_trailing_newline_is_refused(client):
+    response = client.post("/api/users", json={"username": "nl", "email": "nl@example.com\n"})
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "field 'email' must be an e-mail address"}
+
+
+@pytest.mark.parametrize("amount", [0.001, 0.0049, 0])
+def test_amount_below_one_cent_is_refused_not_stored_as_zero(client, amount):
+    response = client.post("/api/payments", json={"user_id": 1, "amount": amount})
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "field 'amount' must be a number of at least 0.01"}
+
+
+def test_one_cent_is_a_payment(client):
+    response = client.post("/api/payments", json={"user_id": 1, "amount": 0.01})
+    assert response.status_code == 201
+    assert response.get_json()["amount"] == 0.01
+
+
+@pytest.mark.parametrize("moment", [
+    "0001-01-01T00:00:00+05:00",   # before year 1 in UTC
+    "9999-12-31T23:59:59-05:00",   # after year 9999 in UTC
+    "0001-06-01",
+    "9999-01-01T00:00:00Z",
+])
+def test_timestamps_that_could_not_be_read_back_are_400_not_500(client, moment):
+    response = client.post("/api/subscriptions", json={**SUBSCRIPTION, "start_date": moment, "end_date": moment})
+    assert response.status_code == 400
+    assert response.get_json()["error"] == (
+        "field 'start_date' must be an ISO-8601 date-time with a year from 2 to 9998")
+
+
+@pytest.mark.parametrize(("start", "stored"), [
+    ("0002-01-01T00:00:00+14:00", "0001-12-31T10:00:00+00:00"),
+    ("9998-12-31T23:59:59-14:00", "9999-01-01T13:59:59+00:00"),
+])
+def test_the_extreme_years_allowed_are_stored_and_read_back(client, start, stored):
+    response = client.post("/api/subscriptions", json={**SUBSCRIPTION, "start_date": start, "end_date": start})
+    assert response.status_code == 201
+    assert response.get_json()["start_date"] == stored
+
+
+@pytest.mark.parametrize("raw", ["%201", "1%20", "+1", "%D9%A3", "1_0", ""])
+def test_query_ids_are_ascii_decimal_integers(client, raw):
+    response = client.get(f"/api/users?id={raw}")
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "query parameter 'id' must be an integer"}
+
+
+def test_negative_query_id_is_an_integer_that_names_no_row(client):
+    response = client.get("/api/users?id=-1")
+    assert response.status_code == 404
+    assert response.get_json() == {"error": "user -1 not found"}
