@@ -31,7 +31,8 @@ class ApiJSONProvider(DefaultJSONProvider):
 def new_app(import_name: str, *, max_body_bytes: int = 1024 * 1024) -> Flask:
     """Return a Flask app with JSON errors, ISO-8601 JSON and a request body limit."""
     configure_logging()
-    app = Flask(import_name)
+    # No static folder: an API has no files to serve, so no /static/<path> route either.
+    app = Flask(import_name, static_folder=None)
     app.json = ApiJSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     register_error_handlers(app)
