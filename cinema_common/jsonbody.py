@@ -13,7 +13,12 @@ from cinema_common.errors import ApiError
 
 # PostgreSQL bigint; larger integers are rejected rather than overflowing in the database.
 MAX_ID = 2**63 - 1
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MIN_QUERY_ID = -(2**63)
+# White space spelled out: Python's \s, ECMA-262's and Rust's (schemathesis validates with Rust) all differ,
+# and the OpenAPI spec spells the same class, so the spec and the server agree on every character.
+_BLANK = " \t\n\r\f\v"
+_NON_BLANK = re.compile(f"[^{_BLANK}]")
+_EMAIL = re.compile(f"[^@{_BLANK}]+@[^@{_BLANK}]+\\.[^@{_BLANK}]+")
 # Python's datetime ends at years 1 and 9999: one more day either side, as an instant in UTC,
 # could be stored by PostgreSQL but not read back, so those two years are refused at the door.
 MIN_YEAR, MAX_YEAR = 2, 9998
@@ -66,7 +71,7 @@ def text(body: dict[str, Any], field: str, *, required: bool = True, max_length:
     value = body[field]
     if not isinstance(value, str) or not storable(value):
         raise invalid(field, "a string")
-    if not allow_empty and not value.strip():
+    if not allow_empty and not _NON_BLANK.search(value):
         raise invalid(field, "a non-empty string")
     if len(value) > max_length:
         raise invalid(field, f"at most {max_length} characters")
@@ -82,10 +87,12 @@ def email(body: dict[str, Any], field: str) -> str:
 
 
 def integer(body: dict[str, Any], field: str, *, required: bool = True, minimum: int = 1) -> int | None:
-    """Return an integer field; booleans and floats are not integers."""
+    """Return an integer field; booleans are not integers, ``9.0`` is one (as in JSON Schema)."""
     if not _present(body, field, required):
         return None
     value = body[field]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_ID:
         raise invalid(field, f"an integer from {minimum} to {MAX_ID}")
     return value
@@ -113,7 +120,7 @@ def text_list(body: dict[str, Any], field: str, *, required: bool = False, max_i
         return None
     value = body[field]
     if not isinstance(value, list) or len(value) > max_items or not all(
-        isinstance(item, str) and item.strip() and storable(item) and len(item) <= max_length
+        isinstance(item, str) and _NON_BLANK.search(item) and storable(item) and len(item) <= max_length
         for item in value
     ):
         raise invalid(field, f"an array of at most {max_items} non-empty strings")
@@ -150,14 +157,14 @@ def parse_timestamp(value: str) -> datetime | None:
 def query_id(name: str) -> int | None:
     """Return the integer query parameter ``name``, or None when it is absent.
 
-    :raises ApiError: 400 when it is present but not an integer.
+    :raises ApiError: 400 when it is present but not a 64-bit integer.
     """
     raw = request.args.get(name)
     if raw is None:
         return None
     # ASCII digits only: int() would also read " 7", "+7" and Arabic-Indic digits, which no spec calls an integer.
-    if not re.fullmatch(r"-?[0-9]{1,30}", raw):
-        raise ApiError(400, f"query parameter '{name}' must be an integer")
+    if not re.fullmatch(r"-?[0-9]{1,30}", raw) or not MIN_QUERY_ID <= int(raw) <= MAX_ID:
+        raise ApiError(400, f"query parameter '{name}' must be a 64-bit integer")
     return int(raw)
 
 

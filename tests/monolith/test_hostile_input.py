@@ -74,14 +74,48 @@ def test_the_extreme_years_allowed_are_stored_and_read_back(client, start, store
     assert response.get_json()["start_date"] == stored
 
 
-@pytest.mark.parametrize("raw", ["%201", "1%20", "+1", "%D9%A3", "1_0", ""])
-def test_query_ids_are_ascii_decimal_integers(client, raw):
-    response = client.get(f"/api/users?id={raw}")
+@pytest.mark.parametrize("raw", ["%201", "1%20", "+1", "%D9%A3", "1_0", "", "-9223372036854775809",
+                                 "9223372036854775808", "1" * 31])
+@pytest.mark.parametrize("name", ["id", "user_id"])
+def test_query_ids_are_ascii_decimal_64_bit_integers(client, raw, name):
+    response = client.get(f"/api/payments?{name}={raw}")
     assert response.status_code == 400
-    assert response.get_json() == {"error": "query parameter 'id' must be an integer"}
+    assert response.get_json() == {"error": f"query parameter '{name}' must be a 64-bit integer"}
 
 
-def test_negative_query_id_is_an_integer_that_names_no_row(client):
-    response = client.get("/api/users?id=-1")
+@pytest.mark.parametrize("raw", ["-1", "0", "-9223372036854775808"])
+def test_an_integer_that_names_no_row_is_404_or_an_empty_list(client, raw):
+    response = client.get(f"/api/users?id={raw}")
     assert response.status_code == 404
-    assert response.get_json() == {"error": "user -1 not found"}
+    assert response.get_json() == {"error": f"user {raw} not found"}
+    assert client.get(f"/api/subscriptions?user_id={raw}").get_json() == []
+
+
+@pytest.mark.parametrize("user_id", [2.0, 2])
+def test_an_integral_number_is_an_integer_as_in_json_schema(client, user_id):
+    response = client.post("/api/payments", json={"user_id": user_id, "amount": 1})
+    assert response.status_code == 201
+    assert response.get_json()["user_id"] == 2
+
+
+@pytest.mark.parametrize("user_id", [2.5, 1e19, True, "2"])
+def test_other_numbers_are_not_integers(client, user_id):
+    response = client.post("/api/payments", json={"user_id": user_id, "amount": 1})
+    assert response.status_code == 400
+    assert response.get_json()["error"].startswith("field 'user_id' must be an integer")
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("username", "\x1c"),        # Python's str.strip() calls it white space; JSON Schema's \s does not
+    ("username", "\u3000"),
+    ("email", "a\x1cb@example.com"),
+])
+def test_white_space_is_the_same_ascii_class_as_in_the_spec(client, field, value):
+    body = {"username": "ws", "email": "ws@example.com", field: value}
+    assert client.post("/api/users", json=body).status_code == 201
+
+
+@pytest.mark.parametrize(("field", "value"), [("username", " \t\r\n\f\v"), ("email", "a b@example.com")])
+def test_ascii_white_space_is_still_blank(client, field, value):
+    body = {"username": "ws", "email": "ws@example.com", field: value}
+    assert client.post("/api/users", json=body).status_code == 400
