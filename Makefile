@@ -65,3 +65,8 @@ pytest: venv
 	pytest
 
 test: lint pytest ## everything: lint, unit and integration tests
+
+# The C4 diagrams in docs/architecture, drawn by Debian's plantuml (apt-get install plantuml).
+.PHONY: diagrams
+diagrams: ## re-render docs/architecture/*.puml to SVG and PNG beside each source
+	$(PYTHON) docs/architecture/render.py
