@@ -29,6 +29,7 @@ render = _load_render()
 SOURCES = render.sources(DIAGRAMS)
 _MACRO_CALL = re.compile(r"^\s*(\w+)\((.*)\)\s*(\{)?\s*$")
 _ARGUMENT = re.compile(r'\s*("(?:[^"\\]|\\.)*"|[^,]+)\s*(?:,|$)')
+_RAW_ARROW = re.compile(r"^\s*\w+\s+[-.<]\S*[-.>]\s+\w+")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def _calls(source: Path) -> list[tuple[str, list[str]]]:
 
 
 def test_the_target_and_the_current_stage_are_drawn() -> None:
-    assert {source.stem for source in SOURCES} == {"target-architecture", "current-stage"}
+    assert {source.stem for source in SOURCES} >= {"target-architecture", "current-stage"}
 
 
 def test_every_committed_image_has_a_source() -> None:
@@ -106,7 +107,7 @@ def test_every_relationship_has_a_verb_and_a_protocol(source: Path) -> None:
         assert len(args) == 4 and all(args), f"{name}({', '.join(args)}) needs from, to, verb and protocol"
     # Raw arrows would bypass the macros: only invisible layout hints are allowed.
     for line in source.read_text(encoding="utf-8").splitlines():
-        if re.search(r"\S+ -\S*-> \S+", line) and not line.lstrip().startswith("'"):
+        if _RAW_ARROW.match(line):
             assert "[hidden]" in line, line
 
 
