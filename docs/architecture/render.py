@@ -53,9 +53,12 @@ def render(files: list[Path], fmt: str, out_dir: Path | None = None, timeout: fl
         command += ["-o", str(out_dir.resolve())]
     result = subprocess.run(command + [str(f) for f in files], capture_output=True, text=True,
                             timeout=timeout, check=False)
-    # A syntax error gives exit status 200 and an "Error line N in file" message on stderr.
-    if result.returncode != 0 or "Error line" in result.stderr:
-        raise RenderError(f"plantuml exited with {result.returncode}: {result.stderr.strip()}")
+    # A syntax error gives exit status 200. A missing graphviz gives 0 and an error picture,
+    # reported only by a stack trace on stderr, which is otherwise silent but for the JVM's
+    # "Picked up JAVA_TOOL_OPTIONS" kind of notice.
+    complaints = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("Picked up ")]
+    if result.returncode != 0 or complaints:
+        raise RenderError(f"plantuml exited with {result.returncode}: " + "\n".join(complaints))
 
 
 def embedded_source(svg: str) -> str:

@@ -92,6 +92,16 @@ def test_a_png_stamp_is_replaced_not_added() -> None:
     assert render.png_size(restamped) == render.png_size(png)
 
 
+def test_a_missing_graphviz_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # PlantUML then exits with 0 and draws an error picture that still embeds the source.
+    source = tmp_path / "small.puml"
+    source.write_text('@startuml\n!include <C4/C4_Container>\nContainer(a, "A", "Python", "x")\n'
+                      'Container(b, "B", "Python", "y")\nRel(a, b, "Calls", "HTTP")\n@enduml\n')
+    monkeypatch.setenv("GRAPHVIZ_DOT", str(tmp_path / "no-dot"))
+    with pytest.raises(render.RenderError, match="no-dot"):
+        render.render([source], "svg", tmp_path / "out")
+
+
 def test_a_source_that_does_not_render_is_an_error(tmp_path: Path) -> None:
     broken = tmp_path / "broken.puml"
     broken.write_text('@startuml\n!include <C4/C4_Container>\nContainer(gateway, "API gateway"\n@enduml\n')
