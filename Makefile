@@ -70,3 +70,9 @@ test: lint pytest ## everything: lint, unit and integration tests
 .PHONY: diagrams
 diagrams: ## re-render docs/architecture/*.puml to SVG and PNG beside each source
 	$(PYTHON) docs/architecture/render.py
+
+# Kubernetes cannot read db/schema.sql from the repository: these are its copies (kubernetes/ and
+# the Helm chart); a test fails while one differs from the file.
+.PHONY: k8s-schema
+k8s-schema: ## copy db/schema.sql into kubernetes/20-postgres-schema.yaml and helm/cinemaabyss/files/
+	$(PYTHON) kubernetes/sync_schema.py
