@@ -68,7 +68,7 @@ spec:
             - name: PORT
               value: {{ $values.port | quote }}
             {{- with .env }}
-            {{- . | nindent 12 }}
+            {{- . | trim | nindent 12 }}
             {{- end }}
             {{- range $name, $value := $values.env }}
             - name: {{ $name }}
@@ -98,14 +98,14 @@ spec:
             - name: tmp
               mountPath: /tmp
             {{- with .mounts }}
-            {{- . | nindent 12 }}
+            {{- . | trim | nindent 12 }}
             {{- end }}
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: 64Mi
         {{- with .volumes }}
-        {{- . | nindent 8 }}
+        {{- . | trim | nindent 8 }}
         {{- end }}
       {{- with include "cinemaabyss.scheduling" $root }}
       {{- . | nindent 6 }}
