@@ -1,0 +1,44 @@
+"""The events API: publish a movie, user or payment event; read what the consumers saw lately."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from cinema_common.errors import ApiError
+from cinema_common.jsonbody import json_object
+from events_service.consumer import recent_of
+from events_service.events import EVENT_TYPES, new_event
+from events_service.producer import publisher_of
+
+bp = Blueprint("events", __name__)
+_DEFAULT_LIMIT = 20
+
+
+@bp.post("/api/events/<any(movie, user, payment):kind>")
+def publish(kind: str) -> tuple[Response, int]:
+    """Validate the body, publish the event and answer with the partition and offset the broker gave."""
+    event_type = EVENT_TYPES[kind]
+    payload = event_type.validate(json_object())
+    event = new_event(event_type, payload)
+    acknowledged = publisher_of().publish(event_type, event)
+    return jsonify(status="success", partition=acknowledged.partition, offset=acknowledged.offset, event=event), 201
+
+
+@bp.get("/api/events/recent")
+def recent() -> Response:
+    """Return the most recently consumed events, newest first."""
+    buffer = recent_of(current_app)
+    limit = _limit(buffer.capacity)
+    events = buffer.latest(limit)
+    return jsonify(events=events, count=len(events), capacity=buffer.capacity)
+
+
+def _limit(capacity: int) -> int:
+    raw = request.args.get("limit")
+    if raw is None:
+        return min(_DEFAULT_LIMIT, capacity)
+    if re.fullmatch(r"\s*\+?\d{1,9}\s*", raw) and 1 <= int(raw) <= capacity:
+        return int(raw)
+    raise ApiError(400, f"query parameter 'limit' must be an integer from 1 to {capacity}")

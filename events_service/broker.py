@@ -1,0 +1,183 @@
+"""Watching the Kafka broker: is it reachable, and do the event topics exist (created here if missing).
+
+Creating a kafka-python client needs a reachable broker, so nothing here runs at import
+or in ``create_app``: a background thread checks every ``KAFKA_CHECK_INTERVAL_SECONDS``,
+creates the admin client once the broker accepts connections, and creates missing
+topics whenever it finds them missing (a broker that lost its data gets them back).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import kafka.errors as kafka_errors
+from flask import Flask
+from kafka import KafkaAdminClient
+
+from events_service.config import Config
+from events_service.events import TOPICS
+from events_service.metrics import EventMetrics
+
+log = logging.getLogger(__name__)
+_EXTENSION = "events.broker"
+
+
+class BrokerWatch:
+    """A thread that keeps the broker's reachability and the topics' existence up to date."""
+
+    def __init__(self, config: Config, metrics: EventMetrics) -> None:
+        self._config = config
+        self._metrics = metrics
+        self._check_ms = max(500, min(5000, round(config.broker_check_seconds * 2000)))
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._admin: KafkaAdminClient | None = None
+        self._reachable: bool | None = None
+        self._since = datetime.now(UTC)
+        self._error: str | None = "not checked yet"
+        self._topics_ready = False
+        self._on_ready: list[Callable[[], None]] = []
+        self._thread = threading.Thread(target=self._run, name="events-broker-watch", daemon=True)
+
+    def when_ready(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` in the watch thread each time the broker becomes ready."""
+        self._on_ready.append(callback)
+
+    def start(self) -> None:
+        """Start checking in the background."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop checking and close the admin client."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def ready(self) -> bool:
+        """Tell whether the broker answered the last check and every topic exists."""
+        return self._ready.is_set()
+
+    def wait_ready(self, stop: threading.Event, timeout: float) -> bool:
+        """Wait until the broker is ready or ``stop`` is set, at most ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not self._ready.is_set() and not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._ready.wait(min(remaining, 0.2))
+        return self._ready.is_set()
+
+    def report_failure(self, reason: str) -> None:
+        """Record that a client just failed to reach the broker, without waiting for the next check."""
+        self._set_state(False, reason)
+
+    def describe(self) -> dict[str, Any]:
+        """Return the broker's state for the health and readiness answers."""
+        with self._lock:
+            return {
+                "reachable": bool(self._reachable),
+                "servers": list(self._config.kafka_brokers),
+                "since": self._since.isoformat(),
+                "error": self._error,
+                "topics_ready": self._topics_ready,
+            }
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._check()
+                self._stop.wait(self._config.broker_check_seconds)
+        finally:
+            if self._admin is not None:
+                self._admin.close()
+
+    def _check(self) -> None:
+        try:
+            if self._admin is None:
+                self._probe()
+                self._admin = KafkaAdminClient(
+                    bootstrap_servers=list(self._config.kafka_brokers), client_id="events-service-admin",
+                    request_timeout_ms=self._check_ms, bootstrap_timeout_ms=self._check_ms,
+                    reconnect_backoff_max_ms=self._config.reconnect_backoff_max_ms,
+                )
+            missing = [topic for topic in TOPICS if topic not in set(self._admin.list_topics())]
+            topics_ready = not missing or self._create(missing)
+        except (kafka_errors.KafkaError, OSError) as error:
+            self._set_state(False, f"{type(error).__name__}: {error}")
+            return
+        with self._lock:
+            self._topics_ready = topics_ready
+        self._set_state(True, None if topics_ready else "topics could not be created")
+
+    def _probe(self) -> None:
+        """Connect to each bootstrap server in turn; a client built while none listens leaks its IO thread."""
+        errors = []
+        for server in self._config.kafka_brokers:
+            host, _, port = server.rpartition(":")
+            try:
+                with socket.create_connection((host.strip("[]"), int(port)), timeout=self._check_ms / 1000):
+                    return
+            except OSError as error:
+                errors.append(f"{server}: {error}")
+        raise OSError("; ".join(errors))
+
+    def _create(self, topics: list[str]) -> bool:
+        spec = {"num_partitions": self._config.topic_partitions,
+                "replication_factor": self._config.replication_factor}
+        response = self._admin.create_topics({topic: dict(spec) for topic in topics},
+                                             timeout_ms=self._check_ms, raise_errors=False)
+        created = True
+        for result in response["topics"]:
+            error = kafka_errors.for_code(result["error_code"])
+            if error is kafka_errors.NoError:
+                log.info("created topic", extra={"topic": result["name"], **spec})
+            elif error is not kafka_errors.TopicAlreadyExistsError:
+                created = False
+                log.error("could not create topic", extra={"topic": result["name"], "reason": error.__name__,
+                                                           "detail": result.get("error_message")})
+        return created
+
+    def _set_state(self, reachable: bool, error: str | None) -> None:
+        with self._lock:
+            changed = reachable != self._reachable
+            self._reachable = reachable
+            self._error = error
+            if changed:
+                self._since = datetime.now(UTC)
+            if not reachable:
+                self._topics_ready = False
+            ready = reachable and self._topics_ready
+            became_ready = ready and not self._ready.is_set()
+            if ready:
+                self._ready.set()
+            else:
+                self._ready.clear()
+        self._metrics.broker_reachable.set(1 if reachable else 0)
+        if changed and reachable:
+            log.info("kafka broker reachable", extra={"servers": list(self._config.kafka_brokers)})
+        elif changed:
+            log.warning("kafka broker unreachable", extra={"servers": list(self._config.kafka_brokers),
+                                                           "reason": error})
+        if became_ready:
+            for callback in self._on_ready:
+                callback()
+
+
+def init_app(app: Flask, metrics: EventMetrics) -> BrokerWatch:
+    """Attach a broker watch (not started) to ``app``."""
+    watch = BrokerWatch(app.config["SETTINGS"], metrics)
+    app.extensions[_EXTENSION] = watch
+    return watch
+
+
+def broker_of(app: Flask) -> BrokerWatch:
+    """Return the watch attached by ``init_app``."""
+    return app.extensions[_EXTENSION]

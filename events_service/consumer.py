@@ -1,0 +1,256 @@
+"""Consumer threads: each owns one ``KafkaConsumer`` (they are not thread-safe), logs every event, then commits.
+
+A thread polls with a bounded timeout, logs each event as one JSON line, remembers it
+for ``/api/events/recent``, and commits the offsets after logging. Any failure is
+logged and the thread builds a new consumer; only ``stop()`` ends it. On stop the
+thread finishes its batch, commits and leaves the group, so a successor starts right
+after the last logged event: nothing lost, nothing logged twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import kafka.errors as kafka_errors
+from flask import Flask
+from kafka import KafkaConsumer
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from events_service.broker import BrokerWatch
+from events_service.config import Config
+from events_service.events import TOPICS, summarize
+from events_service.metrics import EventMetrics
+from events_service.recent import RecentEvents, SeenEvents
+
+log = logging.getLogger(__name__)
+_RECENT = "events.recent"
+_CONSUMERS = "events.consumers"
+_POLL_MS = 500
+_CLIENT_TIMEOUT_MS = 5000
+_RETRY_SECONDS = 1.0
+_OBSERVE_SECONDS = 0.5
+_MEMBER_STATES = {"<stable>": "consuming", "<rebalancing>": "rebalancing", "<unjoined>": "joining"}
+
+
+class ConsumerWorker:
+    """One consumer thread in the service's consumer group."""
+
+    def __init__(self, name: str, config: Config, broker: BrokerWatch, metrics: EventMetrics, *,
+                 recent: RecentEvents, seen: SeenEvents) -> None:
+        self.name = name
+        self._config = config
+        self._broker = broker
+        self._metrics = metrics
+        self._recent = recent
+        self._seen = seen
+        self._stop = threading.Event()
+        self._pending: dict[TopicPartition, OffsetAndMetadata] = {}
+        self._commit_failing = False
+        self._consumer: KafkaConsumer | None = None
+        self._phase = "starting"
+        self._assigned: list[str] = []
+        self._lag: list[tuple[str, int, int]] = []
+        self._observed_at = 0.0
+        self._last_poll: float | None = None
+        self._last_error: str | None = None
+        self.consumed = 0
+        self.restarts = 0
+        self._thread = threading.Thread(target=self._run, name=f"events-{name}", daemon=True)
+
+    def start(self) -> None:
+        """Start consuming in the background."""
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the thread to finish its batch, commit and leave the group."""
+        self._stop.set()
+
+    def join(self, timeout: float) -> None:
+        """Wait for the thread to end, at most ``timeout`` seconds."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        """Tell whether the thread runs; it only ends after ``request_stop``."""
+        return self._thread.is_alive()
+
+    @property
+    def stopping(self) -> bool:
+        """Tell whether a stop was requested."""
+        return self._stop.is_set()
+
+    def lag(self) -> list[tuple[str, int, int]]:
+        """Return ``(topic, partition, lag)`` for each partition this thread owns."""
+        return list(self._lag)
+
+    def describe(self) -> dict[str, Any]:
+        """Return this consumer's state for the health answer."""
+        state = self._phase
+        if state == "connected" and self._consumer is not None:
+            state = _MEMBER_STATES.get(self._consumer.group_metadata().state, "joining")
+        if state in ("consuming", "rebalancing", "joining") and not self._broker.ready:
+            state = "disconnected"
+        return {
+            "name": self.name,
+            "state": state,
+            "alive": self.alive,
+            "assigned_partitions": list(self._assigned),
+            "consumed": self.consumed,
+            "last_poll_seconds_ago": None if self._last_poll is None else round(time.monotonic() - self._last_poll, 3),
+            "restarts": self.restarts,
+            "last_error": self._last_error,
+        }
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._phase = "waiting for broker"
+            if not self._broker.wait_ready(self._stop, timeout=_RETRY_SECONDS):
+                continue
+            consumer = self._connect()
+            if consumer is None:
+                self._stop.wait(_RETRY_SECONDS)
+                continue
+            try:
+                self._consume(consumer)
+            except Exception as error:
+                # Whatever went wrong, this thread must not end while health says all is well:
+                # log it, count it and start over with a new consumer.
+                self.restarts += 1
+                self._last_error = f"{type(error).__name__}: {error}"
+                log.exception("consumer failed; reconnecting", extra={"consumer": self.name})
+                self._stop.wait(_RETRY_SECONDS)
+            finally:
+                self._close(consumer)
+        self._phase = "stopped"
+        log.info("consumer stopped", extra={"consumer": self.name, "consumed": self.consumed})
+
+    def _connect(self) -> KafkaConsumer | None:
+        self._phase = "connecting"
+        config = self._config
+        try:
+            consumer = KafkaConsumer(
+                *TOPICS, bootstrap_servers=list(config.kafka_brokers), group_id=config.consumer_group,
+                client_id=f"events-service-{self.name}", enable_auto_commit=False, auto_offset_reset="earliest",
+                allow_auto_create_topics=False, session_timeout_ms=config.session_timeout_ms,
+                heartbeat_interval_ms=config.heartbeat_interval_ms,
+                max_poll_interval_ms=config.max_poll_interval_ms, request_timeout_ms=_CLIENT_TIMEOUT_MS,
+                bootstrap_timeout_ms=_CLIENT_TIMEOUT_MS, reconnect_backoff_max_ms=config.reconnect_backoff_max_ms,
+            )
+        except kafka_errors.KafkaError as error:
+            self._last_error = f"{type(error).__name__}: {error}"
+            log.warning("consumer could not connect", extra={"consumer": self.name, "reason": self._last_error})
+            return None
+        self._consumer = consumer
+        self._phase = "connected"
+        log.info("consumer connected", extra={"consumer": self.name, "group": config.consumer_group,
+                                              "topics": list(TOPICS)})
+        return consumer
+
+    def _consume(self, consumer: KafkaConsumer) -> None:
+        while not self._stop.is_set():
+            batches = consumer.poll(timeout_ms=_POLL_MS)
+            self._last_poll = time.monotonic()
+            for partition, records in batches.items():
+                for record in records:
+                    self._log(record)
+                last = records[-1]
+                self._pending[partition] = OffsetAndMetadata(last.offset + 1, "", last.leader_epoch)
+            self._commit(consumer)
+            self._observe(consumer)
+
+    def _log(self, record: Any) -> None:
+        key = None if record.key is None else record.key.decode("utf-8", "replace")
+        where = {"topic": record.topic, "partition": record.partition, "offset": record.offset, "key": key}
+        try:
+            event = json.loads(record.value)
+            event_id, event_type, payload = event["id"], event["type"], event["payload"]
+        except (ValueError, TypeError, KeyError):
+            self._metrics.undecodable.labels(record.topic).inc()
+            log.warning("record is not an event; skipped", extra={**where, "value": summarize(record.value)})
+            return
+        if not self._seen.first_time(str(event_id)):
+            self._metrics.redelivered.labels(record.topic).inc()
+            log.debug("event delivered again; already logged", extra={**where, "event_id": event_id})
+            return
+        log.info("event consumed", extra={**where, "event_id": event_id, "event_type": event_type,
+                                          "summary": summarize(payload)})
+        self._recent.add({**where, "consumed_at": datetime.now(UTC).isoformat(), "event": event})
+        self._metrics.consumed.labels(record.topic).inc()
+        self.consumed += 1
+
+    def _commit(self, consumer: KafkaConsumer) -> None:
+        if not self._pending:
+            return
+        try:
+            consumer.commit(offsets=dict(self._pending), timeout_ms=_CLIENT_TIMEOUT_MS)
+        except kafka_errors.CommitFailedError as error:
+            # The group moved these partitions; whoever owns them now starts at the last commit.
+            log.warning("offsets not committed: group rebalanced", extra={"consumer": self.name, "detail": str(error)})
+            self._pending.clear()
+            return
+        except kafka_errors.KafkaError as error:
+            # Kept and retried with the next batch; a later offset supersedes an earlier one.
+            if not self._commit_failing:
+                log.warning("offsets not committed yet; will retry",
+                            extra={"consumer": self.name, "detail": f"{type(error).__name__}: {error}"})
+            self._commit_failing = True
+            return
+        if self._commit_failing:
+            log.info("offsets committed again", extra={"consumer": self.name})
+        self._commit_failing = False
+        self._pending.clear()
+
+    def _observe(self, consumer: KafkaConsumer) -> None:
+        now = time.monotonic()
+        if now - self._observed_at < _OBSERVE_SECONDS:
+            return
+        self._observed_at = now
+        lag = []
+        assigned = sorted(consumer.assignment())
+        for partition in assigned:
+            try:
+                highwater = consumer.highwater(partition)
+                position = consumer.position(partition, timeout_ms=0)
+            except kafka_errors.IllegalStateError:
+                continue  # revoked by a rebalance since assignment() answered
+            if highwater is not None and position is not None:
+                lag.append((partition.topic, partition.partition, max(0, highwater - position)))
+        self._assigned = [f"{partition.topic}/{partition.partition}" for partition in assigned]
+        self._lag = lag
+
+    def _close(self, consumer: KafkaConsumer) -> None:
+        if self._pending:
+            self._commit(consumer)
+        self._consumer = None
+        self._assigned, self._lag = [], []
+        consumer.close(autocommit=False, timeout_ms=_CLIENT_TIMEOUT_MS)
+
+
+def init_app(app: Flask, metrics: EventMetrics, broker: BrokerWatch) -> list[ConsumerWorker]:
+    """Attach the recent-events buffer and ``KAFKA_CONSUMER_THREADS`` consumers (not started) to ``app``."""
+    config: Config = app.config["SETTINGS"]
+    recent = RecentEvents(config.recent_events)
+    seen = SeenEvents()
+    workers = [ConsumerWorker(f"consumer-{number}", config, broker, metrics, recent=recent, seen=seen)
+               for number in range(1, config.consumer_threads + 1)] if config.consume_events else []
+    for worker in workers:
+        metrics.watch_lag(worker.lag)
+    app.extensions[_RECENT] = recent
+    app.extensions[_CONSUMERS] = workers
+    return workers
+
+
+def recent_of(app: Flask) -> RecentEvents:
+    """Return the buffer attached by ``init_app``."""
+    return app.extensions[_RECENT]
+
+
+def consumers_of(app: Flask) -> list[ConsumerWorker]:
+    """Return the consumers attached by ``init_app``."""
+    return app.extensions[_CONSUMERS]

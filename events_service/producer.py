@@ -1,0 +1,146 @@
+"""The Kafka producer of a process: one ``KafkaProducer``, acks from all in-sync replicas, every wait bounded.
+
+kafka-python defaults to idempotence, ``acks=all`` and a 120 s delivery timeout; here the
+delivery timeout, request timeout and metadata wait all equal the acknowledgement bound
+(``KAFKA_ACK_TIMEOUT_SECONDS``), so a record the client gave up on is also dropped from
+its buffer instead of reaching the broker minutes after the caller heard 503.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import kafka.errors as kafka_errors
+from flask import Flask, current_app
+from kafka import KafkaProducer
+from kafka.producer.future import RecordMetadata
+
+from cinema_common.errors import ApiError
+from events_service.broker import BrokerWatch
+from events_service.config import Config
+from events_service.events import EventType, encode, message_key
+from events_service.metrics import EventMetrics
+
+log = logging.getLogger(__name__)
+_EXTENSION = "events.producer"
+
+
+class EventPublisher:
+    """Publishes events and returns the broker's acknowledgement, or raises a 503 within the bound."""
+
+    def __init__(self, config: Config, metrics: EventMetrics, broker: BrokerWatch) -> None:
+        self._config = config
+        self._metrics = metrics
+        self._broker = broker
+        self._lock = threading.Lock()
+        self._producer: KafkaProducer | None = None
+        self._closed = False
+
+    @property
+    def connected(self) -> bool:
+        """Tell whether the producer has been created (it reconnects by itself from then on)."""
+        return self._producer is not None
+
+    def publish(self, kind: EventType, event: dict[str, Any]) -> RecordMetadata:
+        """Send ``event`` keyed by its entity id and wait for the broker's acknowledgement.
+
+        :raises ApiError: 503 when the broker is unreachable or does not acknowledge in time.
+        """
+        started = time.monotonic()
+        deadline = started + self._config.ack_timeout_seconds
+        producer = self._producer_by(deadline, kind.topic)
+        try:
+            future = producer.send(kind.topic, value=encode(event), key=message_key(kind, event["payload"]))
+            metadata = future.get(timeout=max(0.0, deadline - time.monotonic()))
+        except kafka_errors.KafkaTimeoutError as error:
+            self._fail(kind.topic, "timeout", error)
+            raise ApiError(503, f"Kafka did not acknowledge the event within {self._config.ack_timeout_seconds:g}s; "
+                                "it was not published") from None
+        except kafka_errors.KafkaError as error:
+            if not error.retriable:
+                # A fatal producer error (for example a broker that lost its producer ids) poisons this
+                # client for good; the next request builds a new one.
+                self._discard(producer)
+            self._fail(kind.topic, "error", error)
+            raise ApiError(503, "Kafka did not accept the event; it was not published") from None
+        self._metrics.produced.labels(kind.topic).inc()
+        self._metrics.produce_latency.labels(kind.topic).observe(time.monotonic() - started)
+        return metadata
+
+    def connect(self) -> None:
+        """Create the producer now if it does not exist, so the first request does not pay for it."""
+        try:
+            self._producer_by(time.monotonic() + self._config.ack_timeout_seconds, None)
+        except ApiError:
+            log.warning("kafka producer not created yet; the next request will try again")
+
+    def close(self) -> None:
+        """Send what is buffered (within the bound) and close the producer; later requests get 503."""
+        with self._lock:
+            self._closed = True
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.close(timeout=self._config.ack_timeout_seconds)
+
+    def _producer_by(self, deadline: float, topic: str | None) -> KafkaProducer:
+        if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise ApiError(503, "Kafka is unreachable; the event was not published")
+        try:
+            if self._closed:
+                raise ApiError(503, "the events service is shutting down")
+            if self._producer is None:
+                if not self._broker.ready:
+                    # Fail fast; building a client against a dead broker also leaks its socket (kafka-python).
+                    if topic is not None:
+                        self._metrics.produce_failures.labels(topic, "unreachable").inc()
+                    raise ApiError(503, "Kafka is unreachable; the event was not published")
+                self._producer = self._create(deadline, topic)
+            return self._producer
+        finally:
+            self._lock.release()
+
+    def _create(self, deadline: float, topic: str | None) -> KafkaProducer:
+        bound = self._config.ack_timeout_ms
+        try:
+            producer = KafkaProducer(
+                bootstrap_servers=list(self._config.kafka_brokers), client_id="events-service-producer",
+                acks="all", request_timeout_ms=bound, delivery_timeout_ms=bound, max_block_ms=bound,
+                bootstrap_timeout_ms=max(1, round((deadline - time.monotonic()) * 1000)),
+                reconnect_backoff_max_ms=self._config.reconnect_backoff_max_ms,
+                # Only the admin client creates topics, with the configured partitions and replication.
+                allow_auto_create_topics=False,
+            )
+        except kafka_errors.KafkaError as error:
+            if topic is not None:
+                self._fail(topic, "unreachable", error)
+            raise ApiError(503, "Kafka is unreachable; the event was not published") from None
+        log.info("kafka producer created", extra={"servers": list(self._config.kafka_brokers)})
+        return producer
+
+    def _discard(self, producer: KafkaProducer) -> None:
+        with self._lock:
+            if self._producer is producer:
+                self._producer = None
+        producer.close(timeout=0)
+
+    def _fail(self, topic: str, reason: str, error: Exception) -> None:
+        self._metrics.produce_failures.labels(topic, reason).inc()
+        log.warning("event not published", extra={"topic": topic, "reason": reason,
+                                                  "detail": f"{type(error).__name__}: {error}"})
+        if reason != "error":
+            self._broker.report_failure(f"{type(error).__name__}: {error}")
+
+
+def init_app(app: Flask, metrics: EventMetrics, broker: BrokerWatch) -> EventPublisher:
+    """Attach the process's publisher to ``app``; the producer itself is created once the broker answers."""
+    publisher = EventPublisher(app.config["SETTINGS"], metrics, broker)
+    app.extensions[_EXTENSION] = publisher
+    return publisher
+
+
+def publisher_of(app: Flask | None = None) -> EventPublisher:
+    """Return the publisher attached by ``init_app`` (to the current app by default)."""
+    return (app or current_app).extensions[_EXTENSION]
