@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from events_service.events import TOPICS
 from tests.deploy import compose_support as compose
 from tests.deploy import docker_support as docker
 
@@ -124,6 +125,28 @@ def test_kafka_runs_in_kraft_mode_with_a_listener_for_containers_and_one_for_the
         assert listeners[name] == f":{port}"
         published = f"127.0.0.1:{port}:{port}" in SERVICES["kafka"]["ports"]
         assert published == (host == "localhost"), f"listener {name} ({host}:{port})"
+
+
+def test_services_reach_kafka_through_the_listener_advertised_for_containers():
+    advertised = _listeners(compose.environment(SERVICES["kafka"])["KAFKA_ADVERTISED_LISTENERS"])
+    internal = {address for address in advertised.values() if address.startswith("kafka:")}
+    users = {name: compose.environment(service)["KAFKA_BROKERS"] for name, service in BUILT.items()
+             if "KAFKA_BROKERS" in compose.environment(service)}
+    assert users
+    for name, brokers in users.items():
+        assert set(brokers.split(",")) == internal, name
+        assert compose.dependencies(BUILT[name])["kafka"] == "service_healthy"
+        assert compose.dependencies(BUILT[name])["kafka-init"] == "service_completed_successfully"
+
+
+def test_kafka_init_creates_the_topics_the_events_service_uses():
+    script = SERVICES["kafka-init"]["command"][0]
+    topics = re.search(r"for topic in ([^;]+);", script).group(1).split()
+    assert sorted(topics) == sorted(TOPICS)
+    config, _ = compose.read_settings("events_service", compose.environment(SERVICES["events-service"]))
+    assert int(re.search(r"--partitions (\d+)", script).group(1)) == config.topic_partitions
+    assert int(re.search(r"--replication-factor (\d+)", script).group(1)) == config.replication_factor
+    assert compose.environment(SERVICES["kafka"])["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
 
 
 def test_kafka_ui_is_on_8090():
