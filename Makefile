@@ -77,3 +77,15 @@ diagrams: ## re-render docs/architecture/*.puml to SVG and PNG beside each sourc
 .PHONY: k8s-schema
 k8s-schema: ## copy db/schema.sql into kubernetes/20-postgres-schema.yaml and helm/cinemaabyss/files/
 	$(PYTHON) kubernetes/sync_schema.py
+
+# The stack in Docker Compose (docker-compose.yml), as the API-tests workflow runs it.
+.PHONY: compose-up compose-logs compose-down
+compose-up: ## build and start the stack in Docker Compose; return once every service is healthy
+	docker compose up --detach --build --wait --wait-timeout 300
+
+compose-logs: ## every Compose service's state and logs
+	docker compose ps --all
+	docker compose logs --no-color --timestamps
+
+compose-down: ## stop the Compose stack and delete its volumes
+	docker compose down --volumes --remove-orphans
