@@ -2,7 +2,9 @@
 #   make run    the whole stack in the foreground (Ctrl-C stops everything)
 #   make up     the same stack in the background, returning once every service is healthy
 #   make down   stop what `make up` started
-#   make test   lint, unit and integration tests against real PostgreSQL and Kafka-protocol broker
+#   make test   lint, unit and integration tests against real PostgreSQL and Kafka-protocol broker,
+#               then the API suites (make e2e), then a short summary of all of it
+#   make e2e    the Postman collection (newman) and schemathesis against a throw-away stack
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -31,11 +33,14 @@ HEALTH_URLS = tcp://127.0.0.1:$(POSTGRES_PORT) tcp://127.0.0.1:$(KAFKA_PORT) \
               http://127.0.0.1:$(EVENTS_PORT)/api/events/health
 REQUIREMENTS := requirements.txt $(wildcard */requirements.txt)
 PIDFILE := $(VAR_DIR)/stack.pid
+# Where the suites leave their reports for the summary of `make test`.
+REPORTS := var/reports
+POSTMAN_DEPS := tests/postman/node_modules/.installed
 
-.PHONY: help venv run up down test lint pytest
+.PHONY: help venv run up down test lint pytest e2e
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -63,9 +68,20 @@ lint: venv ## ruff over the whole repository
 	ruff check .
 
 pytest: venv
-	pytest
+	pytest --junitxml=$(REPORTS)/pytest.xml
 
-test: lint pytest ## everything: lint, unit and integration tests
+# The API suites run once lint and pytest passed; the summary is printed even when they fail.
+test: lint pytest ## everything: lint, unit and integration tests, the API suites, a summary
+	status=0; $(MAKE) --no-print-directory e2e || status=$$?; python -m tests.e2e.summary $(REPORTS); exit $$status
+
+$(POSTMAN_DEPS): tests/postman/package.json tests/postman/package-lock.json
+	cd tests/postman && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Free ports and VAR_DIR=var/e2e (deleted first), so it never meets a stack of `make up`;
+# `make down` runs whatever happens (tests/e2e/run.py).
+e2e: venv $(POSTMAN_DEPS) ## newman and schemathesis against a throw-away stack of their own
+	python -m tests.e2e.run --reports $(REPORTS)
 
 # The C4 diagrams in docs/architecture, drawn by Debian's plantuml (apt-get install plantuml).
 .PHONY: diagrams
