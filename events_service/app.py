@@ -36,6 +36,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(health.bp)
 
     watch.when_ready(publisher.connect)
+    watch.when_recreated(publisher.start_over)
     watch.start()
     for worker in workers:
         worker.start()

@@ -26,6 +26,7 @@ from events_service.metrics import EventMetrics
 
 log = logging.getLogger(__name__)
 _EXTENSION = "events.broker"
+_NO_TOPIC_ID = "00000000-0000-0000-0000-000000000000"
 
 
 class BrokerWatch:
@@ -44,11 +45,17 @@ class BrokerWatch:
         self._error: str | None = "not checked yet"
         self._topics_ready = False
         self._on_ready: list[Callable[[], None]] = []
+        self._on_recreated: list[Callable[[], None]] = []
+        self._topic_ids: dict[str, str] = {}
         self._thread = threading.Thread(target=self._run, name="events-broker-watch", daemon=True)
 
     def when_ready(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` in the watch thread each time the broker becomes ready."""
         self._on_ready.append(callback)
+
+    def when_recreated(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` in the watch thread when topics come back with new ids (the broker lost its data)."""
+        self._on_recreated.append(callback)
 
     def start(self) -> None:
         """Start checking in the background."""
@@ -108,14 +115,29 @@ class BrokerWatch:
                     request_timeout_ms=self._check_ms, bootstrap_timeout_ms=self._check_ms,
                     reconnect_backoff_max_ms=self._config.reconnect_backoff_max_ms,
                 )
-            missing = [topic for topic in TOPICS if topic not in set(self._admin.list_topics())]
+            # All topics, not ours by name: Tansu creates a topic it is merely asked about.
+            topics = {topic["name"]: topic for topic in self._admin.describe_topics() if topic["error_code"] == 0}
+            missing = [topic for topic in TOPICS if topic not in topics]
             topics_ready = not missing or self._create(missing)
         except (kafka_errors.KafkaError, OSError) as error:
             self._set_state(False, f"{type(error).__name__}: {error}")
             return
+        self._notice_recreated(topics)
         with self._lock:
             self._topics_ready = topics_ready
         self._set_state(True, None if topics_ready else "topics could not be created")
+
+    def _notice_recreated(self, topics: dict[str, dict[str, Any]]) -> None:
+        """Tell the listeners when a topic's id changed: the broker lost its data and offsets start at 0 again."""
+        current = {name: str(topic.get("topic_id")) for name, topic in topics.items()
+                   if name in TOPICS and topic.get("topic_id") and str(topic.get("topic_id")) != _NO_TOPIC_ID}
+        recreated = sorted(name for name, topic_id in current.items()
+                           if self._topic_ids.get(name, topic_id) != topic_id)
+        self._topic_ids.update(current)
+        if recreated:
+            log.warning("topics were recreated: the broker lost its data", extra={"topics": recreated})
+            for callback in self._on_recreated:
+                callback()
 
     def _probe(self) -> None:
         """Connect to each bootstrap server in turn; a client built while none listens leaks its IO thread."""

@@ -30,7 +30,7 @@ class Config:
     reconnect_backoff_max_ms: int = 1000
     recent_events: int = 1000
     consume_events: bool = True
-    kafka_client_log_level: str = "ERROR"
+    kafka_client_log_level: str = "CRITICAL"
 
     @property
     def ack_timeout_ms(self) -> int:

@@ -49,6 +49,7 @@ class ConsumerWorker:
         self._recent = recent
         self._seen = seen
         self._stop = threading.Event()
+        self._start_over = threading.Event()
         self._pending: dict[TopicPartition, OffsetAndMetadata] = {}
         self._commit_failing = False
         self._consumer: KafkaConsumer | None = None
@@ -69,6 +70,14 @@ class ConsumerWorker:
     def request_stop(self) -> None:
         """Ask the thread to finish its batch, commit and leave the group."""
         self._stop.set()
+
+    def start_over(self) -> None:
+        """Read every assigned partition from its beginning: the topics were recreated empty.
+
+        Nothing pending is committed: offsets of the lost topics mean nothing in the new ones.
+        Events read again are recognised by id and not logged twice.
+        """
+        self._start_over.set()
 
     def join(self, timeout: float) -> None:
         """Wait for the thread to end, at most ``timeout`` seconds."""
@@ -154,6 +163,12 @@ class ConsumerWorker:
 
     def _consume(self, consumer: KafkaConsumer) -> None:
         while not self._stop.is_set():
+            if self._start_over.is_set() and consumer.assignment():
+                # Offsets of the lost topics mean nothing in the new ones: read them from the start.
+                self._start_over.clear()
+                self._pending.clear()
+                consumer.seek_to_beginning()
+                log.warning("consumer reading the recreated topics from the beginning", extra={"consumer": self.name})
             batches = consumer.poll(timeout_ms=_POLL_MS)
             self._last_poll = time.monotonic()
             for partition, records in batches.items():
@@ -241,6 +256,7 @@ def init_app(app: Flask, metrics: EventMetrics, broker: BrokerWatch) -> list[Con
                for number in range(1, config.consumer_threads + 1)] if config.consume_events else []
     for worker in workers:
         metrics.watch_lag(worker.lag)
+        broker.when_recreated(worker.start_over)
     app.extensions[_RECENT] = recent
     app.extensions[_CONSUMERS] = workers
     return workers

@@ -51,21 +51,26 @@ class EventPublisher:
         """
         started = time.monotonic()
         deadline = started + self._config.ack_timeout_seconds
-        producer = self._producer_by(deadline, kind.topic)
-        try:
-            future = producer.send(kind.topic, value=encode(event), key=message_key(kind, event["payload"]))
-            metadata = future.get(timeout=max(0.0, deadline - time.monotonic()))
-        except kafka_errors.KafkaTimeoutError as error:
-            self._fail(kind.topic, "timeout", error)
-            raise ApiError(503, f"Kafka did not acknowledge the event within {self._config.ack_timeout_seconds:g}s; "
-                                "it was not published") from None
-        except kafka_errors.KafkaError as error:
-            if not error.retriable:
-                # A fatal producer error (for example a broker that lost its producer ids) poisons this
-                # client for good; the next request builds a new one.
+        key, value = message_key(kind, event["payload"]), encode(event)
+        for attempt in (1, 2):
+            producer = self._producer_by(deadline, kind.topic)
+            try:
+                future = producer.send(kind.topic, value=value, key=key)
+                metadata = future.get(timeout=max(0.0, deadline - time.monotonic()))
+                break
+            except kafka_errors.KafkaTimeoutError as error:
+                self._fail(kind.topic, "timeout", error)
+                raise ApiError(503, f"Kafka did not acknowledge the event within "
+                                    f"{self._config.ack_timeout_seconds:g}s; it was not published") from None
+            except kafka_errors.KafkaError as error:
+                if error.retriable or attempt == 2:
+                    self._fail(kind.topic, "error", error)
+                    raise ApiError(503, "Kafka did not accept the event; it was not published") from None
+                # A fatal producer error (a broker that lost its producer ids, after a restart without
+                # its data) poisons this client for good. The broker refused the batch, so sending
+                # once more with a new client cannot write the event twice.
+                log.warning("kafka producer failed; replacing it", extra={"detail": f"{type(error).__name__}: {error}"})
                 self._discard(producer)
-            self._fail(kind.topic, "error", error)
-            raise ApiError(503, "Kafka did not accept the event; it was not published") from None
         self._metrics.produced.labels(kind.topic).inc()
         self._metrics.produce_latency.labels(kind.topic).observe(time.monotonic() - started)
         return metadata
@@ -76,6 +81,15 @@ class EventPublisher:
             self._producer_by(time.monotonic() + self._config.ack_timeout_seconds, None)
         except ApiError:
             log.warning("kafka producer not created yet; the next request will try again")
+
+    def start_over(self) -> None:
+        """Drop the producer, whose producer id belonged to a broker that lost its data; a new one follows."""
+        with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            log.warning("kafka producer replaced: the broker lost its data")
+            producer.close(timeout=0)
+        self.connect()
 
     def close(self) -> None:
         """Send what is buffered (within the bound) and close the producer; later requests get 503."""
