@@ -12,6 +12,9 @@ from flask import Flask
 from openapi_spec_validator import validate
 
 from devstack.net import free_port
+from events_service.app import create_app as create_events
+from events_service.app import shutdown as shut_down_events
+from events_service.config import Config as EventsConfig
 from monolith.app import create_app as create_monolith
 from monolith.config import Config as MonolithConfig
 from movies_service.app import create_app as create_movies
@@ -40,12 +43,22 @@ def operations(spec: dict, tag: str) -> set[tuple[str, str]]:
     }
 
 
+def paths_of(rule: str) -> list[str]:
+    """Return the OpenAPI paths of a Flask rule: ``<any(a, b):x>`` is one path per choice, ``<x>`` is ``{x}``."""
+    choice = re.search(r"<any\(([^)]*)\):[^<>]+>", rule)
+    if choice:
+        return [path for option in choice[1].split(",")
+                for path in paths_of(rule[:choice.start()] + option.strip() + rule[choice.end():])]
+    return [re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)]
+
+
 def routes(app: Flask) -> set[tuple[str, str]]:
-    """Return (METHOD, path) of every rule of ``app``, in OpenAPI's ``{name}`` path syntax."""
+    """Return (METHOD, path) of every rule of ``app``, in OpenAPI's path syntax."""
     return {
-        (method, re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule))
+        (method, path)
         for rule in app.url_map.iter_rules()
         for method in rule.methods - IMPLICIT
+        for path in paths_of(rule.rule)
     }
 
 
@@ -63,6 +76,16 @@ def monolith() -> Iterator[Flask]:
 def movies_service() -> Iterator[Flask]:
     yield from built(create_movies, MoviesConfig(db_connection_string=unreachable_database(),
                                                  db_timeout_seconds=0.5))
+
+
+@pytest.fixture
+def events_service() -> Iterator[Flask]:
+    # Nothing listens on the broker port: the routes are all this test reads.
+    app = create_events(EventsConfig(kafka_brokers=(f"127.0.0.1:{free_port()}",), consume_events=False))
+    try:
+        yield app
+    finally:
+        shut_down_events(app)
 
 
 def test_the_spec_is_valid_openapi(spec):
@@ -83,7 +106,11 @@ def test_operation_ids_are_unique(spec):
     assert len(ids) == len(set(ids))
 
 
-@pytest.mark.parametrize(("tag", "app_fixture"), [("monolith", "monolith"), ("movies-service", "movies_service")])
+@pytest.mark.parametrize(("tag", "app_fixture"), [
+    ("monolith", "monolith"),
+    ("movies-service", "movies_service"),
+    ("events-service", "events_service"),
+])
 def test_the_spec_and_the_app_have_the_same_routes(spec, request, tag, app_fixture):
     app = request.getfixturevalue(app_fixture)
     assert routes(app) == operations(spec, tag)
@@ -102,10 +129,20 @@ def test_every_error_response_is_the_error_object(spec):
             node = spec["components"][section][name]
         return node
 
+    # Health and readiness answer with their state object, which names the error too.
+    probes = ("/ready", "/health")
     for path, item in spec["paths"].items():
         for method in set(item) & set(METHODS):
             for status, response in item[method]["responses"].items():
+                if int(status) < 400:
+                    continue
                 schema = resolve(resolve(response)["content"]["application/json"]["schema"])
-                readiness = path.endswith(("/ready", "/api/movies/ready"))
-                if int(status) >= 400 and not readiness:
+                if path.endswith(probes):
+                    assert "error" in schema["required"] or path.endswith("/ready"), f"{method} {path} {status}"
+                else:
                     assert schema is spec["components"]["schemas"]["Error"], f"{method} {path} {status}"
+
+
+def test_paths_of_a_rule():
+    assert paths_of("/api/events/<any(movie, user):kind>") == ["/api/events/movie", "/api/events/user"]
+    assert paths_of("/api/movies/<int:movie_id>") == ["/api/movies/{movie_id}"]

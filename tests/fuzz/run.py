@@ -21,15 +21,19 @@ ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "openapi.yaml"
 CONFIG = ROOT / "tests" / "fuzz" / "schemathesis.toml"
 SERVICES = ("monolith", "movies-service", "events-service", "gateway")
+# The events API creates nothing it could read back by id, so openapi.yaml has no links for the
+# stateful phase to follow there; every other service runs all four phases.
+PHASES = {"events-service": "examples,coverage,fuzzing"}
 # A fixed seed by default, so a failure in CI replays locally; FUZZ_SEED=<n> explores elsewhere.
 DEFAULT_SEED = 20260101
 
 
 def command(service: str, url: str, report: Path, seed: int) -> list[str]:
     """Return the schemathesis command line that fuzzes ``service`` at ``url``."""
+    phases = ["--phases", PHASES[service]] if service in PHASES else []
     return [
         str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(CONFIG),
-        "run", str(SPEC), "--url", url, "--include-tag", service, "--seed", str(seed),
+        "run", str(SPEC), "--url", url, "--include-tag", service, "--seed", str(seed), *phases,
         "--report", "json", "--report-json-path", str(report),
     ]
 
