@@ -115,10 +115,11 @@ class BrokerWatch:
                     request_timeout_ms=self._check_ms, bootstrap_timeout_ms=self._check_ms,
                     reconnect_backoff_max_ms=self._config.reconnect_backoff_max_ms,
                 )
-            # All topics, not ours by name: Tansu creates a topic it is merely asked about.
-            topics = {topic["name"]: topic for topic in self._admin.describe_topics() if topic["error_code"] == 0}
+            topics = self._describe_topics()
             missing = [topic for topic in TOPICS if topic not in topics]
             topics_ready = not missing or self._create(missing)
+            if missing:
+                topics = self._describe_topics()
         except (kafka_errors.KafkaError, OSError) as error:
             self._set_state(False, f"{type(error).__name__}: {error}")
             return
@@ -126,6 +127,10 @@ class BrokerWatch:
         with self._lock:
             self._topics_ready = topics_ready
         self._set_state(True, None if topics_ready else "topics could not be created")
+
+    def _describe_topics(self) -> dict[str, dict[str, Any]]:
+        # All topics rather than ours by name: Tansu creates a topic it is merely asked about.
+        return {topic["name"]: topic for topic in self._admin.describe_topics() if topic["error_code"] == 0}
 
     def _notice_recreated(self, topics: dict[str, dict[str, Any]]) -> None:
         """Tell the listeners when a topic's id changed: the broker lost its data and offsets start at 0 again."""

@@ -1,14 +1,18 @@
-"""A broker outage, made by cutting the relay: 503 within the bound, health says so, and both sides recover."""
+"""Broker outages: a cut connection (the relay) and a broker restarted without its data; both sides recover."""
 
 from __future__ import annotations
 
 import logging
+import subprocess
 import time
 from collections import Counter
 from dataclasses import replace
 
 import pytest
 
+from devstack import kafka
+from devstack.net import free_port, wait_for_port
+from events_service.config import Config
 from tests.events_service.conftest import wait_until
 
 ACK_TIMEOUT = 2.0
@@ -67,3 +71,38 @@ def test_an_outage_is_a_prompt_503_and_both_producer_and_consumers_recover(broke
     health = client.get("/api/events/health").get_json()
     assert health["broker"]["reachable"] is True
     assert health["consumers"][0]["alive"] is True
+
+
+def test_a_broker_restarted_without_its_data_is_used_again(make_app, caplog):
+    # Tansu keeps data in memory: restarted, it is a new cluster (new topic ids, no groups, no producer ids).
+    caplog.set_level(logging.INFO, logger="events_service.consumer")
+    port = free_port()
+    broker = subprocess.Popen(kafka.broker_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, timeout=20)
+        app = make_app(Config(kafka_brokers=(f"127.0.0.1:{port}",), broker_check_seconds=0.2,
+                              ack_timeout_seconds=ACK_TIMEOUT))
+        client = app.test_client()
+        wait_until(lambda: client.get("/api/events/ready").status_code == 200, 20, "service ready")
+
+        def consumed_ids() -> list[str]:
+            return [record.event_id for record in list(caplog.records) if record.getMessage() == "event consumed"]
+
+        before = client.post("/api/events/movie", json=_movie("before")).get_json()["event"]["id"]
+        wait_until(lambda: before in consumed_ids(), 30, "the first event to be consumed")
+
+        broker.kill()
+        broker.wait()
+        wait_until(lambda: client.get("/api/events/ready").status_code == 503, 5, "readiness to drop")
+        broker = subprocess.Popen(kafka.broker_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: client.get("/api/events/ready").status_code == 200, 20, "readiness to come back")
+
+        after = [client.post("/api/events/movie", json={**_movie(f"after-{number}"), "movie_id": number})
+                 for number in range(1, 7)]
+        assert [response.status_code for response in after] == [201] * 6
+        ids = {response.get_json()["event"]["id"] for response in after}
+        wait_until(lambda: ids <= set(consumed_ids()), 30, "the events after the restart to be consumed")
+        assert Counter(consumed_ids()).most_common(1)[0][1] == 1, "an event was logged twice"
+    finally:
+        broker.kill()
+        broker.wait()
