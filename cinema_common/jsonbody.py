@@ -163,9 +163,11 @@ def query_id(name: str) -> int | None:
     if raw is None:
         return None
     # ASCII digits only: int() would also read " 7", "+7" and Arabic-Indic digits, which no spec calls an integer.
-    if not re.fullmatch(r"-?[0-9]{1,30}", raw) or not MIN_QUERY_ID <= int(raw) <= MAX_ID:
+    # A fraction of zeros is allowed: JSON Schema counts 7.0 as the integer 7, so OpenAPI clients may send it.
+    match = re.fullmatch(r"(-?[0-9]{1,30})(?:\.0{1,30})?", raw)
+    if match is None or not MIN_QUERY_ID <= int(match[1]) <= MAX_ID:
         raise ApiError(400, f"query parameter '{name}' must be a 64-bit integer")
-    return int(raw)
+    return int(match[1])
 
 
 def is_storable_id(value: int) -> bool:

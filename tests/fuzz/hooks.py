@@ -1,18 +1,37 @@
-"""Schemathesis hooks: the one request rule that JSON Schema cannot state.
+"""Schemathesis hooks: what openapi.yaml says in prose rather than in JSON Schema.
 
-A subscription may not end before it starts (400). The schema can only describe each
-date alone, so half of the generated valid subscriptions would be refused and the
-``positive_data_acceptance`` check would blame the server for a rule the spec does
-state in prose. Ordering the two dates keeps that check on for everything else.
+- A subscription may not end before it starts (400). The schema can only describe each
+  date alone, so half of the generated valid subscriptions would be refused and the
+  ``positive_data_acceptance`` check would blame the server for a rule the spec states in
+  prose. Ordering the two dates keeps that check on for everything else.
+- Parameters marked ``x-gateway-only`` (``X-Migration-Target``, ``X-User-Id``) are read by
+  the gateway alone; a backend fuzzed directly ignores them, as the spec says, so they
+  are left out of every run but the gateway's (``FUZZ_SERVICE``, set by run.py).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import schemathesis
 
 from cinema_common.jsonbody import parse_timestamp
+
+
+@schemathesis.hook
+def before_load_schema(context: schemathesis.HookContext, raw_schema: dict[str, Any]) -> None:
+    """Drop the gateway-only parameters unless the gateway is the service under test."""
+    if os.environ.get("FUZZ_SERVICE") == "gateway":
+        return
+    shared = raw_schema.get("components", {}).get("parameters", {})
+    gateway_only = {f"#/components/parameters/{name}" for name, parameter in shared.items()
+                    if parameter.get("x-gateway-only")}
+    for item in raw_schema.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "parameters" in operation:
+                operation["parameters"] = [parameter for parameter in operation["parameters"]
+                                           if parameter.get("$ref") not in gateway_only]
 
 
 @schemathesis.hook("map_body").apply_to(method="POST", path="/api/subscriptions")

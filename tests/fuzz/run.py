@@ -51,7 +51,8 @@ def fuzz(service: str, url: str, reports: Path, seed: int) -> bool:
     report, log = reports / f"schemathesis-{service}.json", reports / f"schemathesis-{service}.log"
     report.unlink(missing_ok=True)
     # The hooks import the service's own timestamp parser, so the repository must be importable.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+           "FUZZ_SERVICE": service}
     started = time.monotonic()
     with log.open("w") as output:
         process = subprocess.run(command(service, url, report, seed), cwd=ROOT, env=env, stdout=output,

@@ -83,6 +83,12 @@ def test_query_ids_are_ascii_decimal_64_bit_integers(client, raw, name):
     assert response.get_json() == {"error": f"query parameter '{name}' must be a 64-bit integer"}
 
 
+def test_a_query_id_with_a_fraction_of_zeros_is_that_integer(client):
+    assert client.get("/api/users?id=2.0").get_json()["id"] == 2
+    assert client.get("/api/payments?user_id=2.00").status_code == 200
+    assert client.get("/api/users?id=2.5").status_code == 400
+
+
 @pytest.mark.parametrize("raw", ["-1", "0", "-9223372036854775808"])
 def test_an_integer_that_names_no_row_is_404_or_an_empty_list(client, raw):
     response = client.get(f"/api/users?id={raw}")
