@@ -1,0 +1,1 @@
+"""``make bench``: throughput and latency of the gateway against a bare Flask ceiling and a naive proxy."""

@@ -1,0 +1,217 @@
+"""The benchmark's machinery: gunicorn servers on free loopback ports, wrk runs, interleaved rounds.
+
+Every server runs under the gateway's own gunicorn settings (``proxy_service.gunicorn_conf``:
+workers, worker class and threads from ``WEB_CONCURRENCY``, ``GUNICORN_WORKER_CLASS``,
+``GUNICORN_THREADS``), so the comparison is between apps, not server settings. The load
+comes from ``wrk`` in its own process. The machine is shared and noisy, so targets are
+measured in interleaved rounds and ratios are taken within a round, side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.net import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parent.parent
+_REPORT_LUA = (Path(__file__).parent / "report.lua").read_text()
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class Server:
+    """One gunicorn server on a free loopback port, started under the gateway's gunicorn settings."""
+
+    def __init__(self, name: str, app: str, env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        environ = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+        environ.update(env, PORT=str(self.port), BIND_HOST="127.0.0.1", PYTHONPATH=str(ROOT))
+        self.log = log_dir / f"{name}.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "python:proxy_service.gunicorn_conf", app],
+                cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_for_port(self.port, timeout=30)
+        except TimeoutError:
+            self.stop()
+            raise SystemExit(f"{name} did not start; its log:\n{self.log.read_text()[-3000:]}") from None
+
+    def get(self, path: str) -> int:
+        """Send one GET and return the status, to check the server answers before measuring it."""
+        with urllib.request.urlopen(self.url + path, timeout=10) as response:
+            return response.status
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time used so far by the gunicorn master and its workers."""
+        total = 0.0
+        pending = [self.process.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+            pending.extend(int(child) for child in children)
+        return total
+
+    def stop(self) -> None:
+        """Stop the master and its workers."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to load: ``server`` at ``path``; ``cpu_of`` names every server whose CPU a request costs."""
+
+    label: str
+    server: Server
+    path: str = "/"
+    method: str = "GET"
+    body: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    cpu_of: tuple[Server, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One wrk run: requests per second, latency percentiles in ms, errors, and server CPU per request."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    non_2xx: int
+    cpu_us: float
+    cpu_us_by_server: tuple[float, ...] = ()
+
+
+@dataclass
+class Series:
+    """The samples of one target over the rounds; figures are medians."""
+
+    target: Target
+    samples: list[Sample] = field(default_factory=list)
+
+    def median(self, name: str) -> float:
+        """Return the median of a Sample field over the rounds."""
+        return statistics.median(getattr(sample, name) for sample in self.samples)
+
+    @property
+    def failures(self) -> int:
+        """Return the socket errors and non-2xx answers summed over the rounds."""
+        return sum(sample.errors + sample.non_2xx for sample in self.samples)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How hard and how long to load each target."""
+
+    connections: int = 16
+    seconds: float = 4.0
+    rounds: int = 3
+    warmup_seconds: float = 0.5
+
+
+class Bench:
+    """Starts servers and measures targets; sections get one, with the ceiling already running."""
+
+    def __init__(self, settings: Settings) -> None:
+        if shutil.which("wrk") is None:
+            raise SystemExit("wrk is not installed: `apt-get install wrk` (make bench does it on Debian)")
+        self.settings = settings
+        self.log_dir = Path(tempfile.mkdtemp(prefix="cinemaabyss-bench-"))
+        self.servers: list[Server] = []
+        self.ceiling = self.start("ceiling", "bench.apps:ceiling_app()")
+
+    def start(self, name: str, app: str, env: dict[str, str] | None = None) -> Server:
+        """Start ``app`` (a gunicorn app spec) under the gateway's gunicorn settings; stopped on close."""
+        server = Server(name, app, env or {}, self.log_dir)
+        self.servers.append(server)
+        return server
+
+    def compare(self, targets: Sequence[Target], *, connections: int | None = None) -> list[Series]:
+        """Measure ``targets`` in interleaved rounds and return one series per target, in order."""
+        series = [Series(target) for target in targets]
+        for _ in range(self.settings.rounds):
+            for entry in series:
+                entry.samples.append(self.load(entry.target, connections or self.settings.connections))
+        return series
+
+    def load(self, target: Target, connections: int) -> Sample:
+        """Warm ``target`` up, then run wrk against it once."""
+        self._wrk(target, connections, self.settings.warmup_seconds)
+        servers = target.cpu_of or (target.server,)
+        cpu_before = [server.cpu_seconds() for server in servers]
+        report = self._wrk(target, connections, self.settings.seconds)
+        requests = max(report["requests"], 1)
+        cpu = tuple((server.cpu_seconds() - before) / requests * 1e6
+                    for server, before in zip(servers, cpu_before, strict=True))
+        return Sample(rps=requests / (report["duration_us"] / 1e6), p50_ms=report["p50_us"] / 1000,
+                      p99_ms=report["p99_us"] / 1000, errors=report["errors"], non_2xx=report["non_2xx"],
+                      cpu_us=sum(cpu), cpu_us_by_server=cpu)
+
+    def _wrk(self, target: Target, connections: int, seconds: float) -> dict:
+        lines = [f"wrk.method = {json.dumps(target.method)}"]
+        if target.body is not None:
+            lines.append(f"wrk.body = {json.dumps(target.body)}")
+        lines += [f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}" for name, value in target.headers]
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", dir=self.log_dir, delete=False) as script:
+            script.write("\n".join(lines) + "\n" + _REPORT_LUA)
+        command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+                   "-s", script.name, target.server.url + target.path]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
+        last = done.stdout.strip().splitlines()[-1:] or [""]
+        if done.returncode != 0 or not last[0].startswith("{"):
+            raise SystemExit(f"wrk failed against {target.label}: {done.stdout}{done.stderr}")
+        return json.loads(last[0])
+
+    def close(self) -> None:
+        """Stop every server and remove the logs."""
+        for server in reversed(self.servers):
+            server.stop()
+        shutil.rmtree(self.log_dir, ignore_errors=True)
+
+    def __enter__(self) -> Bench:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def wait_until_answering(server: Server, path: str, timeout: float = 30) -> None:
+    """Return once ``server`` answers ``path`` with 200.
+
+    :raises SystemExit: when it does not within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if server.get(path) == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{server.name} does not answer {path}; its log:\n{server.log.read_text()[-3000:]}")
+        time.sleep(0.1)

@@ -1,0 +1,166 @@
+"""Moving bytes: the WSGI request becomes an upstream request, the upstream response a WSGI response.
+
+Method, target (path and query exactly as received), body and end-to-end headers pass
+unchanged; hop-by-hop headers (RFC 9110 section 7.6.1) are dropped both ways, ``Host`` is
+set for the backend, and ``X-Forwarded-For``/``-Proto``/``-Host`` and ``X-Request-ID`` are
+added. Response bodies are never decoded, so a gzip body stays byte-for-byte intact.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterator
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+from proxy_service.upstream import Response
+
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
+                        "upgrade"})
+# Request headers never copied from the client: hop-by-hop ones, those the gateway sets itself,
+# and Expect, which gunicorn already answered (the gateway sends the body it has read).
+_NOT_COPIED = frozenset({f"HTTP_{name.upper().replace('-', '_')}" for name in HOP_BY_HOP} | {
+    "HTTP_HOST", "HTTP_EXPECT", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_REQUEST_ID", "HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE"})
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,200}")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_names: dict[str, str] = {}
+
+
+class BodyTooLarge(Exception):
+    """A request body over the configured limit."""
+
+
+def request_id_of(environ: dict[str, Any]) -> str:
+    """Return the client's ``X-Request-ID`` when it is a sane token, else a new one."""
+    sent = environ.get("HTTP_X_REQUEST_ID")
+    if sent and _REQUEST_ID.fullmatch(sent):
+        return sent
+    # 128 random bits like a UUID4, without a system call per request (random reseeds after fork).
+    return f"{random.getrandbits(128):032x}"
+
+
+def read_body(environ: dict[str, Any], limit: int) -> bytes:
+    """Read the whole request body, refusing one longer than ``limit`` before reading it when possible.
+
+    :raises BodyTooLarge: when the body is longer than ``limit``.
+    """
+    length_text = environ.get("CONTENT_LENGTH")
+    if length_text:
+        try:
+            length = int(length_text)
+        except ValueError:
+            length = 0
+        if length > limit:
+            raise BodyTooLarge
+        return environ["wsgi.input"].read(length) if length > 0 else b""
+    if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return b""
+    # A chunked upload has no announced length: read one byte past the limit to know.
+    body = environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        raise BodyTooLarge
+    return body
+
+
+def request_target(environ: dict[str, Any]) -> str:
+    """Return the path and query exactly as the client sent them, non-ASCII bytes percent-encoded."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
+    if not raw.startswith("/"):
+        # Absolute-form targets and servers that do not pass the raw target: rebuild it.
+        raw = quote(environ.get("PATH_INFO", "/"), safe="/;=,!$&'()*+:@~%")
+        if environ.get("QUERY_STRING"):
+            raw = f"{raw}?{environ['QUERY_STRING']}"
+    if raw.isascii():
+        return raw
+    # WSGI strings carry the raw bytes as latin-1; percent-encode those that HTTP does not allow.
+    return quote(raw.encode("latin-1"), safe="/?#[]@!$&'()*+,;=:%~-._")
+
+
+def _header_name(key: str) -> str:
+    name = _names.get(key)
+    if name is None:
+        name = key[5:].replace("_", "-").title()
+        if len(_names) < 1000:
+            _names[key] = name
+    return name
+
+
+def request_head(environ: dict[str, Any], host_header: str, request_id: str, body_length: int) -> bytes:
+    """Return the request line and headers to send upstream, ending with the blank line."""
+    method = environ["REQUEST_METHOD"]
+    parts = [f"{method} {request_target(environ)} HTTP/1.1\r\nHost: {host_header}\r\n"]
+    connection = environ.get("HTTP_CONNECTION")
+    named = _connection_named(connection, env_keys=True) if connection else ()
+    for key, value in environ.items():
+        if key[:5] == "HTTP_" and key not in _NOT_COPIED and key not in named:
+            parts.append(f"{_header_name(key)}: {value}\r\n")
+    content_type = environ.get("CONTENT_TYPE")
+    if content_type:
+        parts.append(f"Content-Type: {content_type}\r\n")
+    if body_length or method in _BODY_METHODS:
+        parts.append(f"Content-Length: {body_length}\r\n")
+    remote = environ.get("REMOTE_ADDR") or "unknown"
+    earlier = environ.get("HTTP_X_FORWARDED_FOR")
+    host = environ.get("HTTP_X_FORWARDED_HOST") or environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+    parts.append(
+        f"X-Forwarded-For: {f'{earlier}, {remote}' if earlier else remote}\r\n"
+        f"X-Forwarded-Proto: {environ.get('HTTP_X_FORWARDED_PROTO') or environ.get('wsgi.url_scheme', 'http')}\r\n"
+        f"X-Forwarded-Host: {host}\r\n"
+        f"X-Request-ID: {request_id}\r\n\r\n")
+    return "".join(parts).encode("latin-1")
+
+
+def _connection_named(value: str, *, env_keys: bool) -> frozenset[str]:
+    tokens = (token.strip() for token in value.split(","))
+    if env_keys:
+        return frozenset(f"HTTP_{token.upper().replace('-', '_')}" for token in tokens if token)
+    return frozenset(token.lower() for token in tokens if token)
+
+
+def response_headers(response: Response, upstream: str, request_id: str) -> list[tuple[str, str]]:
+    """Return the backend's end-to-end headers in order, repeated ones kept, plus ``X-Upstream``."""
+    headers = response.headers
+    named: frozenset[str] = frozenset()
+    has_request_id = False
+    for name, value in headers:
+        lname = name.lower()
+        if lname == "connection":
+            named |= _connection_named(value, env_keys=False)
+        elif lname == "x-request-id":
+            has_request_id = True
+    kept = [(name, value) for name, value in headers
+            if name.lower() not in HOP_BY_HOP and (not named or name.lower() not in named)]
+    kept.append(("X-Upstream", upstream))
+    if not has_request_id:
+        kept.append(("X-Request-ID", request_id))
+    return kept
+
+
+def status_line(response: Response) -> str:
+    """Return the WSGI status: the backend's code and reason phrase (a standard one when it sent none)."""
+    reason = response.reason
+    if not reason:
+        try:
+            reason = HTTPStatus(response.status).phrase
+        except ValueError:
+            reason = "Unknown"
+    return f"{response.status} {reason}"
+
+
+class StreamedBody:
+    """A WSGI body that streams a long response and reports when the server is done with it."""
+
+    def __init__(self, response: Response, on_close: Callable[[], None]) -> None:
+        self._response = response
+        self._on_close = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._response.chunks()
+
+    def close(self) -> None:
+        """Called by the WSGI server after the last chunk, or when the client went away."""
+        self._response.close()
+        self._on_close()

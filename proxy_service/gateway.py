@@ -1,0 +1,186 @@
+"""The gateway as WSGI middleware: ``__call__`` decides where a request goes, ``proxy_to`` forwards it.
+
+``/api`` requests never enter Flask (it would only add cost); everything else (``/health``,
+``/ready``, ``/metrics``, unknown paths) is passed to the Flask app. Every request gets
+one JSON access-log line.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from proxy_service.accesslog import AccessLog
+from proxy_service.breaker import CircuitBreaker
+from proxy_service.forwarding import (
+    BodyTooLarge,
+    StreamedBody,
+    read_body,
+    request_head,
+    request_id_of,
+    response_headers,
+    status_line,
+)
+from proxy_service.metrics import Metrics
+from proxy_service.routing import MONOLITH, MOVIES, BadOverride, Decision, choose_upstream, route_of
+from proxy_service.routing_file import RoutingSource
+from proxy_service.upstream import TIMEOUT, Response, Upstream, UpstreamError
+
+StartResponse = Callable[..., Any]
+_FALLBACK_METHODS = frozenset({"GET", "HEAD"})
+
+
+@dataclass(slots=True)
+class Call:
+    """One request on its way through the gateway: what the access log and the metrics report."""
+
+    environ: dict[str, Any]
+    start_response: StartResponse
+    started: float
+    request_id: str
+    route: str
+    decision: Decision | None = None
+    upstream: str | None = None
+    fallback: str | None = None
+    status: int = 0
+
+
+class Gateway:
+    """Routes ``/api`` requests to the backends and hands every other request to ``app``."""
+
+    def __init__(self, app: Callable, *, upstreams: dict[str, Upstream], routing: RoutingSource,
+                 breaker: CircuitBreaker, metrics: Metrics, salt: str, max_body_bytes: int,
+                 random_source: Callable[[], float] = random.random, access_log: AccessLog | None = None) -> None:
+        self.app = app
+        self.access_log = access_log or AccessLog()
+        self.upstreams = upstreams
+        self.routing = routing
+        self.breaker = breaker
+        self.metrics = metrics
+        self.salt = salt
+        self.max_body_bytes = max_body_bytes
+        self.random = random_source
+
+    def close(self) -> None:
+        """Close the idle connections to every backend."""
+        for upstream in self.upstreams.values():
+            upstream.close_idle()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Serve one request."""
+        started = time.perf_counter()
+        route = route_of(environ.get("PATH_INFO", ""))
+        if route is None:
+            return self._own(environ, start_response, started)
+        call = Call(environ, start_response, started, request_id_of(environ), route)
+        try:
+            body = read_body(environ, self.max_body_bytes)
+        except BodyTooLarge:
+            return self._error(call, 413, f"request body larger than {self.max_body_bytes} bytes")
+        settings = self.routing.current()
+        try:
+            call.decision = choose_upstream(
+                route, settings, user_id=environ.get("HTTP_X_USER_ID", "").strip() or None,
+                override=environ.get("HTTP_X_MIGRATION_TARGET"), salt=self.salt, random=self.random,
+                movies_available=self.breaker.allow)
+        except BadOverride as error:
+            return self._error(call, 400, f"X-Migration-Target must be 'legacy' or 'new', not {str(error)!r}")
+        if call.decision.forced:
+            self.metrics.override(call.decision.upstream)
+        may_fall_back = (settings.fallback_enabled and call.decision.upstream == MOVIES
+                         and not call.decision.forced and environ["REQUEST_METHOD"] in _FALLBACK_METHODS)
+        return self.proxy_to(call, body, may_fall_back=may_fall_back)
+
+    def proxy_to(self, call: Call, body: bytes, *, may_fall_back: bool = False) -> Iterable[bytes]:
+        """Forward the request to the chosen backend, falling back to the monolith when allowed."""
+        decision = call.decision
+        call.upstream = decision.upstream
+        response, failure = self._exchange(call, body)
+        if decision.reason == "circuit-open":
+            call.fallback = "circuit-open"
+        elif call.upstream == MOVIES and may_fall_back and (failure is not None or response.status >= 500):
+            if response is not None:
+                response.close()
+            call.fallback = failure.kind if failure else f"status-{response.status}"
+            call.upstream = MONOLITH
+            response, failure = self._exchange(call, body)
+        if call.fallback:
+            self.metrics.fallback(call.fallback)
+        if failure is not None:
+            return self._error(call, 504 if failure.kind == TIMEOUT else 502, str(failure))
+        call.status = response.status
+        headers = response_headers(response, call.upstream, call.request_id)
+        if call.fallback:
+            headers.append(("X-Fallback-From", MOVIES))
+            headers.append(("X-Fallback-Reason", call.fallback))
+        call.start_response(status_line(response), headers)
+        if response.body is not None:
+            self._record(call)
+            return [response.body]
+        return StreamedBody(response, lambda: self._record(call))
+
+    def _exchange(self, call: Call, body: bytes) -> tuple[Response | None, UpstreamError | None]:
+        name, environ = call.upstream, call.environ
+        upstream = self.upstreams[name]
+        head = request_head(environ, upstream.address.host_header, call.request_id, len(body))
+        try:
+            response = upstream.send(environ["REQUEST_METHOD"], head, body)
+            if response.short:
+                response.read_whole()
+        except UpstreamError as error:
+            self.metrics.upstream_error(name, error.kind)
+            if name == MOVIES:
+                self.breaker.record_failure()
+            return None, error
+        if name == MOVIES:
+            if response.status >= 500:
+                self.breaker.record_failure()
+            else:
+                self.breaker.record_success()
+        return response, None
+
+    def _own(self, environ: dict[str, Any], start_response: StartResponse, started: float) -> Iterable[bytes]:
+        call = Call(environ, start_response, started, request_id_of(environ), "gateway")
+
+        def recording_start_response(status: str, headers: list, exc_info: Any = None) -> Any:
+            call.status = int(status[:3])
+            return start_response(status, headers, exc_info)
+
+        result = self.app(environ, recording_start_response)
+        self._log(call)
+        return result
+
+    def _error(self, call: Call, status: int, message: str) -> Iterable[bytes]:
+        body = json.dumps({"error": message}).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                   ("X-Request-ID", call.request_id)]
+        if call.upstream is not None:
+            headers.append(("X-Upstream", call.upstream))
+        call.status = status
+        call.start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+        self._record(call)
+        return [body]
+
+    def _record(self, call: Call) -> None:
+        self.metrics.observe(call.route, call.upstream or "none", call.status, time.perf_counter() - call.started)
+        self._log(call)
+
+    def _log(self, call: Call) -> None:
+        path = call.environ.get("PATH_INFO", "")
+        self.access_log.write(
+            request_id=call.request_id,
+            method=call.environ.get("REQUEST_METHOD"),
+            # WSGI gives the path's bytes as latin-1; a UTF-8 path reads better decoded as such.
+            path=path if path.isascii() else path.encode("latin-1").decode("utf-8", "replace"),
+            route=call.route,
+            upstream=call.upstream,
+            decision=call.decision.reason if call.decision else None,
+            status=call.status,
+            duration_ms=round((time.perf_counter() - call.started) * 1000, 3),
+            fallback=call.fallback,
+        )

@@ -1,0 +1,32 @@
+"""Gunicorn settings of the gateway; the Procfile and the Dockerfile both load this module.
+
+gevent workers by default: a proxy spends its time waiting on backends, and greenlets wait
+more cheaply than threads (``make bench`` measures it).
+"""
+
+from cinema_common.serving import gunicorn_settings
+from proxy_service import multiproc
+from proxy_service.config import Config
+
+globals().update(gunicorn_settings(Config.from_env, "proxy_service", workers=2, worker_class="gevent"))
+# The gateway writes its own JSON access line, with route, upstream and fallback.
+accesslog = None
+_created_dirs: list[str] = []
+
+
+def on_starting(server):
+    """Prepare the metrics directory in the master, before any worker imports prometheus-client."""
+    path, created = multiproc.prepare_dir()
+    if created:
+        _created_dirs.append(path)
+
+
+def child_exit(server, worker):
+    """Forget the live gauges of a worker that exited."""
+    multiproc.worker_exited(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory if it was a temporary one made at start."""
+    for path in _created_dirs:
+        multiproc.remove_dir(path)

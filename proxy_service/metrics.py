@@ -1,0 +1,83 @@
+"""Prometheus metrics of the gateway, summed over every gunicorn worker.
+
+Under gunicorn each worker writes its samples to memory-mapped files in
+``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's multiprocess mode) and ``/metrics``
+adds them up, so a scrape sees the whole gateway whichever worker answers it. Without
+that variable (tests, a single process) the metrics live in a registry of their own.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
+from prometheus_client.multiprocess import MultiProcessCollector
+
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_STATUS_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+
+
+class Metrics:
+    """The gateway's counters and histograms, with label children cached for the request path."""
+
+    def __init__(self) -> None:
+        # prometheus-client chose how to store values when it was imported: follow that choice.
+        self.multiprocess = bool(getattr(values.ValueClass, "_multiprocess", False))
+        # In multiprocess mode the samples go to files, so the metrics join no registry.
+        self.registry = None if self.multiprocess else CollectorRegistry()
+        registry = self.registry
+        self._requests = Counter("gateway_requests", "Proxied requests by route, upstream and status class.",
+                                 ["route", "upstream", "status_class"], registry=registry)
+        self._duration = Histogram("gateway_request_duration_seconds",
+                                   "Time from receiving a proxied request to its response headers.",
+                                   ["route", "upstream"], buckets=_BUCKETS, registry=registry)
+        self._fallbacks = Counter("gateway_fallbacks", "Movies requests served by the monolith instead, by reason.",
+                                  ["reason"], registry=registry)
+        self._overrides = Counter("gateway_overrides", "Requests routed by the X-Migration-Target header.",
+                                  ["target"], registry=registry)
+        self._upstream_errors = Counter("gateway_upstream_errors",
+                                        "Requests a backend refused, let time out or answered with a broken response.",
+                                        ["upstream", "kind"], registry=registry)
+        self._circuit_opened = Counter("gateway_circuit_opened", "Times a worker's circuit breaker opened.",
+                                       ["upstream"], registry=registry)
+        self._movies_share = Gauge("gateway_movies_share_percent",
+                                   "Share of /api/movies traffic the routing settings send to the movies service.",
+                                   registry=registry, multiprocess_mode="livemax")
+        self._children: dict[tuple[str, str, int], tuple] = {}
+
+    def observe(self, route: str, upstream: str, status: int, seconds: float) -> None:
+        """Count a proxied request and its latency."""
+        key = (route, upstream, status // 100)
+        children = self._children.get(key)
+        if children is None:
+            children = (self._requests.labels(route, upstream, _STATUS_CLASSES.get(status // 100, "other")),
+                        self._duration.labels(route, upstream))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def fallback(self, reason: str) -> None:
+        """Count a movies request served by the monolith instead."""
+        self._fallbacks.labels(reason).inc()
+
+    def override(self, target: str) -> None:
+        """Count a request routed by ``X-Migration-Target``."""
+        self._overrides.labels(target).inc()
+
+    def upstream_error(self, upstream: str, kind: str) -> None:
+        """Count a refused, timed-out or broken exchange with a backend."""
+        self._upstream_errors.labels(upstream, kind).inc()
+
+    def circuit_opened(self, upstream: str) -> None:
+        """Count a circuit breaker opening."""
+        self._circuit_opened.labels(upstream).inc()
+
+    def movies_share(self, percent: int) -> None:
+        """Publish the share of movies traffic the settings in force send to the movies service."""
+        self._movies_share.set(percent)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """Return the text exposition format and its content type."""
+        if self.registry is not None:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST

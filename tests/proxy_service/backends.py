@@ -1,0 +1,191 @@
+"""Real HTTP servers on loopback for the gateway tests: echoing backends, raw-byte backends, a gunicorn gateway."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from devstack.net import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Backend:
+    """A threaded HTTP/1.1 keep-alive server that answers every path with a JSON echo of what it received.
+
+    The echo holds the method, the raw request target, the headers (names lower-cased), the
+    body and the client's port. Tests steer it through attributes (``status``, ``delay``) or
+    request headers (``X-Test-Cookies``, ``X-Test-Gzip``, ``X-Test-Size``, ``X-Test-Status``).
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.status: int | None = None
+        self.delay = 0.0
+        self.received: list[dict[str, Any]] = []
+        backend = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # Like gunicorn: no Nagle delay, and a response leaves in one write once it is complete.
+            disable_nagle_algorithm = True
+            wbufsize = -1
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Stay quiet."""
+
+            def answer(self) -> None:
+                backend.answer(self)
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = answer
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def answer(self, handler: BaseHTTPRequestHandler) -> None:
+        """Answer one request."""
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        headers = {name.lower(): value for name, value in handler.headers.items()}
+        seen = {"backend": self.name, "method": handler.command, "target": handler.path, "headers": headers,
+                "header_lines": list(handler.headers.items()), "body": body.decode("latin-1"),
+                "peer_port": handler.client_address[1]}
+        self.received.append(seen)
+        if self.delay:
+            time.sleep(self.delay)
+        status = self.status or int(headers.get("x-test-status", 200))
+        handler.send_response(status)
+        if "x-test-size" in headers:
+            self._stream(handler, int(headers["x-test-size"]))
+            return
+        payload = json.dumps(seen).encode()
+        handler.send_header("Content-Type", "application/json")
+        for number in range(int(headers.get("x-test-cookies", 0))):
+            handler.send_header("Set-Cookie", f"c{number}=v{number}; Path=/")
+        if headers.get("x-test-gzip"):
+            payload = gzip.compress(payload)
+            handler.send_header("Content-Encoding", "gzip")
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(payload)
+
+    @staticmethod
+    def _stream(handler: BaseHTTPRequestHandler, size: int) -> None:
+        # No Content-Length: a chunked body the gateway must stream, not hold.
+        handler.send_header("Content-Type", "application/octet-stream")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        block = bytes(range(256)) * 256
+        sent = 0
+        while sent < size:
+            piece = block[: min(len(block), size - sent)]
+            sent += len(piece)
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        handler.wfile.write(b"0\r\n\r\n")
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket."""
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class RawBackend:
+    """A server that reads one request per connection and writes back exactly the bytes it is given."""
+
+    def __init__(self, response: bytes) -> None:
+        self.response = response
+        self.requests: list[bytes] = []
+        outer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = self.request.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                outer.requests.append(data)
+                self.request.sendall(outer.response)
+
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class GunicornGateway:
+    """The real gateway under gunicorn (``proxy_service.gunicorn_conf``), its stderr kept in a file."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, *, wait: bool = True) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        environ = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+        environ.update({"PORT": str(self.port), "BIND_HOST": "127.0.0.1", "PYTHONPATH": str(ROOT),
+                        "WEB_CONCURRENCY": "2"}, **env)
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "python:proxy_service.gunicorn_conf",
+                 "proxy_service.app:create_app()"],
+                cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        if wait:
+            try:
+                wait_for_port(self.port, timeout=30)
+            except TimeoutError:
+                self.stop()
+                raise AssertionError(f"the gateway did not start:\n{self.log()}") from None
+
+    def log(self) -> str:
+        """Return everything the gateway wrote so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def access_lines(self) -> list[dict[str, Any]]:
+        """Return the JSON access-log lines written so far."""
+        lines = [line for line in self.log().splitlines() if line.startswith("{")]
+        return [entry for entry in map(json.loads, lines) if entry.get("logger") == "proxy_service.access"]
+
+    def stop(self) -> None:
+        """Stop the master and its workers."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def raw_exchange(port: int, request: bytes, timeout: float = 10) -> bytes:
+    """Send raw request bytes and return everything the server sends until it closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def unused_url() -> str:
+    """Return a loopback URL where nothing listens: connections to it are refused."""
+    return f"http://127.0.0.1:{free_port()}"
