@@ -19,6 +19,9 @@ from monolith.app import create_app as create_monolith
 from monolith.config import Config as MonolithConfig
 from movies_service.app import create_app as create_movies
 from movies_service.config import Config as MoviesConfig
+from proxy_service.app import create_app as create_gateway
+from proxy_service.app import gateway_of
+from proxy_service.config import Config as GatewayConfig
 from tests.dbapps import built
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
@@ -88,6 +91,16 @@ def events_service() -> Iterator[Flask]:
         shut_down_events(app)
 
 
+@pytest.fixture
+def gateway() -> Iterator[Flask]:
+    # Its own routes only: /api never reaches the Flask app, the gateway forwards it first.
+    app = create_gateway(GatewayConfig())
+    try:
+        yield app
+    finally:
+        gateway_of(app).close()
+
+
 def test_the_spec_is_valid_openapi(spec):
     validate(spec)
     assert spec["openapi"].startswith("3.1")
@@ -114,6 +127,17 @@ def test_operation_ids_are_unique(spec):
 def test_the_spec_and_the_app_have_the_same_routes(spec, request, tag, app_fixture):
     app = request.getfixturevalue(app_fixture)
     assert routes(app) == operations(spec, tag)
+
+
+def test_the_gateways_own_routes_are_its_operations_outside_api(spec, gateway):
+    own = {(method, path) for method, path in operations(spec, "gateway") if not path.startswith("/api/")}
+    assert routes(gateway) == own
+
+
+def test_the_gateway_serves_every_api_operation_of_every_backend(spec):
+    backends = operations(spec, "monolith") | operations(spec, "movies-service") | operations(spec, "events-service")
+    api = {(method, path) for method, path in backends if path.startswith("/api/")}
+    assert api == {(method, path) for method, path in operations(spec, "gateway") if path.startswith("/api/")}
 
 
 def test_every_post_documents_its_errors(spec):
