@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -21,6 +22,15 @@ from devstack.net import free_port, wait_for_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that goes away (the gateway dropping a connection) is normal here."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class Backend:
     """A threaded HTTP/1.1 keep-alive server that answers every path with a JSON echo of what it received.
 
@@ -34,6 +44,7 @@ class Backend:
         self.status: int | None = None
         self.delay = 0.0
         self.received: list[dict[str, Any]] = []
+        self._connections: set[socket.socket] = set()
         backend = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,13 +56,16 @@ class Backend:
             def log_message(self, format: str, *args: Any) -> None:
                 """Stay quiet."""
 
+            def setup(self) -> None:
+                super().setup()
+                backend._connections.add(self.connection)
+
             def answer(self) -> None:
                 backend.answer(self)
 
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = answer
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
@@ -98,9 +112,13 @@ class Backend:
         handler.wfile.write(b"0\r\n\r\n")
 
     def stop(self) -> None:
-        """Stop serving and close the listening socket."""
+        """Stop like a process that exits: no more connections, and the open ones are closed."""
         self._server.shutdown()
         self._server.server_close()
+        for connection in list(self._connections):
+            # Already closed by its peer: nothing left to stop.
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class RawBackend:
@@ -134,10 +152,10 @@ class RawBackend:
         self._server.server_close()
 
 
-class GunicornGateway:
-    """The real gateway under gunicorn (``proxy_service.gunicorn_conf``), its stderr kept in a file."""
+class GunicornServer:
+    """A service under gunicorn with its own gunicorn settings module, its output kept in a file."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, *, wait: bool = True) -> None:
+    def __init__(self, package: str, env: dict[str, str], log_path: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -146,15 +164,14 @@ class GunicornGateway:
                         "WEB_CONCURRENCY": "2"}, **env)
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "python:proxy_service.gunicorn_conf",
-                 "proxy_service.app:create_app()"],
+                [sys.executable, "-m", "gunicorn", "-c", f"python:{package}.gunicorn_conf",
+                 f"{package}.app:create_app()"],
                 cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        if wait:
-            try:
-                wait_for_port(self.port, timeout=30)
-            except TimeoutError:
-                self.stop()
-                raise AssertionError(f"the gateway did not start:\n{self.log()}") from None
+        try:
+            wait_for_port(self.port, timeout=30)
+        except TimeoutError:
+            self.stop()
+            raise AssertionError(f"{package} did not start:\n{self.log()}") from None
 
     def log(self) -> str:
         """Return everything the gateway wrote so far."""
@@ -166,14 +183,21 @@ class GunicornGateway:
         return [entry for entry in map(json.loads, lines) if entry.get("logger") == "proxy_service.access"]
 
     def stop(self) -> None:
-        """Stop the master and its workers."""
+        """Stop the master and its workers (quick shutdown: tests need no grace period)."""
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGINT)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+
+class GunicornGateway(GunicornServer):
+    """The real gateway under gunicorn (``proxy_service.gunicorn_conf``)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        super().__init__("proxy_service", env, log_path)
 
 
 def raw_exchange(port: int, request: bytes, timeout: float = 10) -> bytes:
