@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
+
+from gunicorn import util
 
 from cinema_common.env import ConfigError, EnvReader
 
@@ -22,6 +26,15 @@ def load_or_exit(from_env: Callable[[], _ServiceConfig], service: str) -> _Servi
         raise SystemExit(f"{service}: {error}") from None
 
 
+def write_json_error(sock: socket.socket, status: int, reason: str, message: str) -> None:
+    """Answer a request gunicorn refuses itself (URI too long, bad headers) with a JSON error, not HTML."""
+    error = f"{reason.lower()}: {message}" if message else reason.lower()
+    body = json.dumps({"error": error}).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
 def gunicorn_settings(from_env: Callable[[], _ServiceConfig], service: str, *, workers: int = 2,
                       threads: int = 4, worker_class: str = "gthread",
                       environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
@@ -31,6 +44,9 @@ def gunicorn_settings(from_env: Callable[[], _ServiceConfig], service: str, *, w
     override the defaults given here.
     """
     config = load_or_exit(from_env, service)
+    # Gunicorn answers a request it cannot parse before any app sees it, with an HTML page; every
+    # worker calls gunicorn.util.write_error for that, so replacing it keeps every error JSON.
+    util.write_error = write_json_error
     env = EnvReader(environ)
     try:
         return {
