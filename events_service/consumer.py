@@ -32,6 +32,8 @@ _RECENT = "events.recent"
 _CONSUMERS = "events.consumers"
 _POLL_MS = 500
 _CLIENT_TIMEOUT_MS = 5000
+_FETCH_MIN_BYTES = 64 * 1024
+_FETCH_MAX_WAIT_MS = 100
 _RETRY_SECONDS = 1.0
 _OBSERVE_SECONDS = 0.5
 _MEMBER_STATES = {"<stable>": "consuming", "<rebalancing>": "rebalancing", "<unjoined>": "joining"}
@@ -150,6 +152,9 @@ class ConsumerWorker:
                 heartbeat_interval_ms=config.heartbeat_interval_ms,
                 max_poll_interval_ms=config.max_poll_interval_ms, request_timeout_ms=_CLIENT_TIMEOUT_MS,
                 bootstrap_timeout_ms=_CLIENT_TIMEOUT_MS, reconnect_backoff_max_ms=config.reconnect_backoff_max_ms,
+                # Under load, fetches of at least 64 KiB (or whatever 100 ms brought) cost far less CPU
+                # per event than one fetch per record; idle, an event is logged within 100 ms.
+                fetch_min_bytes=_FETCH_MIN_BYTES, fetch_max_wait_ms=_FETCH_MAX_WAIT_MS,
             )
         except kafka_errors.KafkaError as error:
             self._last_error = f"{type(error).__name__}: {error}"
