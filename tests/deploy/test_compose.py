@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import subprocess
 from urllib.parse import urlsplit
@@ -180,3 +181,13 @@ def test_no_setting_points_a_container_at_itself(name):
 
 def test_the_file_is_plain_yaml_with_one_document():
     assert len(list(yaml.safe_load_all(compose.COMPOSE_FILE.read_text()))) == 1
+
+
+def test_the_postman_docker_environment_uses_the_published_ports():
+    environment = json.loads((docker.ROOT / "tests/postman/environments/docker.postman_environment.json").read_text())
+    urls = [entry["value"] for entry in environment["values"] if entry["key"].endswith("_url")]
+    published = {port.rsplit(":", 1)[1] for service in BUILT.values() for port in service["ports"]}
+    assert urls
+    for url in urls:
+        parts = urlsplit(url)
+        assert parts.hostname == "localhost" and str(parts.port) in published, url

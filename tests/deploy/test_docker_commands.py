@@ -129,15 +129,34 @@ def test_docker_healthcheck_fails_when_nothing_answers(stack, name):
     assert result.returncode == 1
 
 
+def _access_lines(stand_in: StandIn, path: str) -> int:
+    """Count the log lines (stdout and stderr: both reach `docker logs`) of a 200 GET of ``path``."""
+    output = stand_in.stdout.read_text() + stand_in.stderr.read_text()
+    return sum(1 for line in output.splitlines() if "GET" in line and path in line and "200" in line)
+
+
 @pytest.mark.parametrize("name", ORDER)
-def test_access_log_goes_to_stdout(stack, name):
+def test_every_request_reaches_the_container_log(stack, name):
     path = re.search(r"'(/[^']*)'", stack[name].layout.healthcheck[-1]).group(1)
+    before = _access_lines(stack[name], path)
     response = requests.get(f"http://127.0.0.1:{stack[name].env['PORT']}{path}", timeout=5)
     assert response.status_code == 200
     deadline = time.monotonic() + 5
-    while f'"GET {path} HTTP/1.1" 200' not in stack[name].stdout.read_text():
+    while _access_lines(stack[name], path) == before:
         assert time.monotonic() < deadline, stack[name].logs()
         time.sleep(0.05)
+
+
+def test_the_gateway_reaches_every_backend_at_its_compose_address(stack):
+    gateway = next(name for name in ORDER if "MONOLITH_URL" in compose.environment(BUILT[name]))
+    base = f"http://127.0.0.1:{stack[gateway].env['PORT']}"
+    movies = {requests.get(f"{base}/api/movies", headers={"X-User-Id": str(user)}, timeout=5).headers["X-Upstream"]
+              for user in range(40)}
+    assert movies == {"monolith", "movies-service"}  # compose's 50 percent
+    assert requests.get(f"{base}/api/users", timeout=5).headers["X-Upstream"] == "monolith"
+    event = requests.post(f"{base}/api/events/movie", json={"movie_id": 1, "title": "Arrival", "action": "viewed"},
+                          timeout=10)
+    assert (event.status_code, event.headers["X-Upstream"]) == (201, "events-service"), event.text
 
 
 @pytest.mark.parametrize("name", list(reversed(ORDER)))
