@@ -105,3 +105,11 @@ compose-logs: ## every Compose service's state and logs
 
 compose-down: ## stop the Compose stack and delete its volumes
 	docker compose down --volumes --remove-orphans
+
+# What `make test` needs beyond Python 3.11 and Node.js on a Debian or Ubuntu machine: plantuml
+# and graphviz for the diagrams test. The CI workflow runs this; .ci/run installs the same.
+CI_PACKAGES := plantuml graphviz
+.PHONY: ci-packages
+ci-packages: ## install the system packages make test needs (apt-get; sudo unless root)
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CI_PACKAGES)
