@@ -175,7 +175,10 @@ def clean_venv(requirements: Path, cache: Path) -> Path:
     with (cache / f"{target.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (target / ".complete").exists():
-            shutil.rmtree(target, ignore_errors=True)
+            # Venvs of earlier versions of the same file are of no further use.
+            for stale in cache.glob(f"{requirements.parent.name}-*"):
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
             subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
             install = subprocess.run(
                 [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
