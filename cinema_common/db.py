@@ -74,8 +74,10 @@ def health() -> Response:
 
 def readiness() -> tuple[Response, int]:
     """Readiness: 200 when PostgreSQL answers, else 503, so traffic waits for the database."""
-    ready = _database_answers()
-    return jsonify(status=ready, database=ready), 200 if ready else 503
+    if _database_answers():
+        return jsonify(status=True, database=True), 200
+    # A 503 is an error like any other: it names the problem in "error", beside the usual state.
+    return jsonify(error="database unavailable", status=False, database=False), 503
 
 
 def one_or_404(conn: psycopg.Connection, query: str, row_id: int, noun: str) -> dict:

@@ -21,4 +21,5 @@ def test_unreachable_database_is_503_within_the_timeout():
         assert response.get_json() == {"error": "database unavailable"}
         assert client.get("/health").get_json() == {"status": True, "database": False}
         ready = client.get("/ready")
-        assert (ready.status_code, ready.get_json()) == (503, {"status": False, "database": False})
+        assert (ready.status_code, ready.get_json()) == (
+            503, {"error": "database unavailable", "status": False, "database": False})
