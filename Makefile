@@ -68,11 +68,14 @@ lint: venv ## ruff over the whole repository
 	ruff check .
 
 pytest: venv
+	rm -f $(REPORTS)/pytest.xml
 	pytest --junitxml=$(REPORTS)/pytest.xml
 
-# The API suites run once lint and pytest passed; the summary is printed even when they fail.
-test: lint pytest ## everything: lint, unit and integration tests, the API suites, a summary
-	status=0; $(MAKE) --no-print-directory e2e || status=$$?; python -m tests.e2e.summary $(REPORTS); exit $$status
+# After lint, pytest and the API suites both run even when one fails, so the summary shows both.
+test: lint ## everything: lint, unit and integration tests, the API suites, a summary
+	status=0; $(MAKE) --no-print-directory pytest || status=$$?; \
+	$(MAKE) --no-print-directory e2e || status=$$?; \
+	python -m tests.e2e.summary $(REPORTS); exit $$status
 
 $(POSTMAN_DEPS): tests/postman/package.json tests/postman/package-lock.json
 	cd tests/postman && npm ci --no-audit --no-fund --loglevel=error
