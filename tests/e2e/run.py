@@ -19,6 +19,7 @@ import argparse
 import fcntl
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -118,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=Path, required=True, help="directory for the reports")
     args = parser.parse_args(argv)
+    # A SIGTERM (a CI timeout, a kill) unwinds like Ctrl-C, so the stack's `make down` still runs.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     reports = args.reports.resolve()
     reports.mkdir(parents=True, exist_ok=True)
     for stale in (*reports.glob("newman*.json"), *reports.glob("schemathesis-*")):
