@@ -32,7 +32,11 @@ class Service:
             self.process = subprocess.Popen(
                 [str(GUNICORN), "-c", "python:events_service.gunicorn_conf", "events_service.app:create_app()"],
                 cwd=ROOT, env=environ, stdout=sink, stderr=subprocess.STDOUT)
-        wait_until(self._ready, 30, f"the service at {self.url}")
+        try:
+            wait_until(self._ready, 30, f"the service at {self.url}")
+        except BaseException:
+            self.kill()
+            raise
 
     def _ready(self) -> bool:
         assert self.process.poll() is None, self.log.read_text()
@@ -44,7 +48,16 @@ class Service:
     def stop(self) -> int:
         """Send SIGTERM and return the exit code."""
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=30)
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        """Stop the service at once, whatever it is doing."""
+        self.process.kill()
+        self.process.wait()
 
     def consumed(self) -> list[str]:
         """Return the event ids of every 'event consumed' line so far."""
