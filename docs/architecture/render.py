@@ -3,11 +3,11 @@
     python3 docs/architecture/render.py          draw every *.puml here as .svg and .png (`make diagrams`)
     python3 docs/architecture/render.py --check  fail if a source does not render or an image is stale
 
-PlantUML writes the preprocessed source, every ``!include`` expanded, into each SVG it
-draws. That text depends on neither fonts nor the JVM, so it makes a robust staleness
-check: a committed SVG is current when it embeds the same source as a fresh render does.
-A PNG carries no source, so each one is stamped with the SHA-256 of that text in a PNG
-``tEXt`` chunk. Layout and fonts are never compared: they differ between machines.
+Each image is stamped with the SHA-256 of what it was drawn from: the diagram source and
+every local file it ``!include``s (the shared style). An image is stale when its stamp
+differs from the digest of the sources as they are now. Pixels, layout and fonts are
+never compared, since they differ between machines and PlantUML releases; whether the
+sources still render is checked by rendering them.
 """
 
 from __future__ import annotations
@@ -25,11 +25,14 @@ from pathlib import Path
 
 DIAGRAM_DIR = Path(__file__).resolve().parent
 PLANTUML = "plantuml"
-STAMP_KEY = b"cinemaabyss-source-sha256"
+STAMP_KEY = "cinemaabyss-source-sha256"
 # PlantUML crops any image larger than this, silently (PLANTUML_LIMIT_SIZE).
 MAX_PIXELS = 4096
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_EMBEDDED = re.compile(r"<!--MD5=\[[0-9a-f]+\]\n(@startuml\n.*?\n@enduml)\n", re.DOTALL)
+_PNG_KEY = STAMP_KEY.encode("ascii") + b"\0"
+_SVG_STAMP = re.compile(rf"<!--{STAMP_KEY}:([0-9a-f]*)-->")
+# A local include; <...> names the standard library, which comes with PlantUML itself.
+_LOCAL_INCLUDE = re.compile(r"^\s*!include\s+([^<\s]\S*)\s*$", re.MULTILINE)
 
 
 class RenderError(RuntimeError):
@@ -61,20 +64,37 @@ def render(files: list[Path], fmt: str, out_dir: Path | None = None, timeout: fl
         raise RenderError(f"plantuml exited with {result.returncode}: " + "\n".join(complaints))
 
 
-def embedded_source(svg: str) -> str:
-    """Return the preprocessed source that PlantUML embedded in an SVG it drew.
+def source_digest(source: Path) -> str:
+    """Return the SHA-256 (hex) of a diagram source and of every local file it includes.
 
-    :raises ValueError: when the SVG holds no PlantUML source.
+    :raises FileNotFoundError: when an included file does not exist.
     """
-    match = _EMBEDDED.search(svg)
-    if match is None:
-        raise ValueError("no embedded PlantUML source: not drawn by PlantUML, or drawn with -nometadata")
-    return match.group(1)
+    digest = hashlib.sha256()
+    for path in _with_includes(source.resolve(), []):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
-def source_digest(svg: str) -> str:
-    """Return the SHA-256 (hex) of the source embedded in an SVG."""
-    return hashlib.sha256(embedded_source(svg).encode()).hexdigest()
+def _with_includes(path: Path, seen: list[Path]) -> list[Path]:
+    if path in seen:
+        return seen
+    seen.append(path)
+    for name in _LOCAL_INCLUDE.findall(path.read_text(encoding="utf-8")):
+        _with_includes((path.parent / name).resolve(), seen)
+    return seen
+
+
+def read_svg_stamp(svg: str) -> str | None:
+    """Return the source digest stamped into an SVG, or None if it has none."""
+    match = _SVG_STAMP.search(svg)
+    return match.group(1) if match else None
+
+
+def stamp_svg(svg: str, digest: str) -> str:
+    """Return the SVG with ``digest`` as its only source stamp, a comment before ``</svg>``."""
+    svg = _SVG_STAMP.sub("", svg)
+    end = svg.rindex("</svg>")
+    return f"{svg[:end]}<!--{STAMP_KEY}:{digest}-->{svg[end:]}"
 
 
 def svg_size(svg: str) -> tuple[int, int]:
@@ -112,63 +132,60 @@ def png_size(png: bytes) -> tuple[int, int]:
     return width, height
 
 
-def read_stamp(png: bytes) -> str | None:
+def read_png_stamp(png: bytes) -> str | None:
     """Return the source digest stamped into a PNG, or None if it has none."""
     for kind, data in _chunks(png):
-        if kind == b"tEXt" and data.startswith(STAMP_KEY + b"\0"):
-            return data[len(STAMP_KEY) + 1:].decode("latin-1")
+        if kind == b"tEXt" and data.startswith(_PNG_KEY):
+            return data[len(_PNG_KEY):].decode("latin-1")
     return None
 
 
-def stamp(png: bytes, digest: str) -> bytes:
-    """Return the PNG with ``digest`` as its only source stamp, just before IEND."""
-    kept = [(kind, data) for kind, data in _chunks(png)
-            if not (kind == b"tEXt" and data.startswith(STAMP_KEY + b"\0"))]
-    text = (b"tEXt", STAMP_KEY + b"\0" + digest.encode("ascii"))
+def stamp_png(png: bytes, digest: str) -> bytes:
+    """Return the PNG with ``digest`` as its only source stamp, a ``tEXt`` chunk before IEND."""
+    kept = [(kind, data) for kind, data in _chunks(png) if not (kind == b"tEXt" and data.startswith(_PNG_KEY))]
+    text = (b"tEXt", _PNG_KEY + digest.encode("ascii"))
     kept.insert(len(kept) - 1, text)
     return _PNG_SIGNATURE + b"".join(_chunk(kind, data) for kind, data in kept)
 
 
 def build(directory: Path = DIAGRAM_DIR) -> list[Path]:
-    """Draw every source as SVG and PNG beside it and stamp the PNGs; return the sources."""
+    """Draw every source as SVG and PNG beside it and stamp both images; return the sources."""
     files = sources(directory)
     render(files, "svg")
     render(files, "png")
     for source in files:
-        digest = source_digest(source.with_suffix(".svg").read_text(encoding="utf-8"))
-        png = source.with_suffix(".png")
-        png.write_bytes(stamp(png.read_bytes(), digest))
+        digest = source_digest(source)
+        svg, png = source.with_suffix(".svg"), source.with_suffix(".png")
+        # As bytes: PlantUML ends some lines with CRLF, which text mode would rewrite.
+        svg.write_bytes(stamp_svg(svg.read_bytes().decode("utf-8"), digest).encode("utf-8"))
+        png.write_bytes(stamp_png(png.read_bytes(), digest))
     return files
 
 
 def problems(directory: Path = DIAGRAM_DIR) -> list[str]:
-    """Render every source afresh into a scratch directory; list what is missing or stale."""
+    """Render every source into a scratch directory, then list what is missing or stale."""
     files = sources(directory)
     with tempfile.TemporaryDirectory(prefix="diagrams-") as scratch:
         render(files, "svg", Path(scratch))
-        fresh = {f.stem: (Path(scratch) / f"{f.stem}.svg").read_text(encoding="utf-8") for f in files}
-    return [problem for f in files for problem in compare(f, fresh[f.stem])]
+        found = [f"{f.name} rendered no SVG" for f in files if not (Path(scratch) / f"{f.stem}.svg").is_file()]
+    return found + [problem for f in files for problem in compare(f)]
 
 
-def compare(source: Path, fresh_svg: str) -> list[str]:
-    """List how the images committed beside ``source`` differ from a fresh SVG render of it."""
-    found = []
-    expected = embedded_source(fresh_svg)
+def compare(source: Path) -> list[str]:
+    """List how the images committed beside ``source`` fail to match it as it is now."""
+    expected = source_digest(source)
     svg_path, png_path = source.with_suffix(".svg"), source.with_suffix(".png")
-    if not svg_path.is_file():
-        return [f"{svg_path.name} is missing: run make diagrams"]
-    committed_svg = svg_path.read_text(encoding="utf-8")
-    if embedded_source(committed_svg) != expected:
-        found.append(f"{svg_path.name} is stale: run make diagrams")
-    if not png_path.is_file():
-        return [*found, f"{png_path.name} is missing: run make diagrams"]
-    png = png_path.read_bytes()
-    if read_stamp(png) != hashlib.sha256(expected.encode()).hexdigest():
-        found.append(f"{png_path.name} is stale or unstamped: run make diagrams")
+    missing = [f"{path.name} is missing: run make diagrams" for path in (svg_path, png_path) if not path.is_file()]
+    if missing:
+        return missing
+    svg, png = svg_path.read_bytes().decode("utf-8"), png_path.read_bytes()
+    found = [f"{path.name} is stale: run make diagrams"
+             for path, stamp in ((svg_path, read_svg_stamp(svg)), (png_path, read_png_stamp(png)))
+             if stamp != expected]
     width, height = png_size(png)
     if max(width, height) >= MAX_PIXELS:
         found.append(f"{png_path.name} is {width}x{height}: PlantUML crops at {MAX_PIXELS} pixels")
-    svg_width, svg_height = svg_size(committed_svg)
+    svg_width, svg_height = svg_size(svg)
     # PlantUML draws both from one layout; the PNG is a pixel smaller. More means another render.
     if abs(svg_width - width) > 2 or abs(svg_height - height) > 2:
         found.append(f"{png_path.name} ({width}x{height}) and {svg_path.name} ({svg_width}x{svg_height}) "
