@@ -50,7 +50,9 @@ def lay_out(dockerfile: Path, root: Path, venv_cache: Path) -> ImageLayout:
             for source in sources:
                 assert docker.copy_from_context(source, target) > 0, f"COPY {source} copies nothing"
     assert venv is not None, f"{dockerfile} copies no virtual environment from its build stage"
-    mapping = {str(venv_image_path): str(venv)}
+    # A container has a /tmp of its own (a tmpfs in docker-compose.yml).
+    (root / "tmp").mkdir(exist_ok=True)
+    mapping = {str(venv_image_path): str(venv), "/tmp": str(root / "tmp")}
 
     def on_host(value: str) -> str:
         # Image paths inside PATH-like values point at the venv or at the laid-out tree.
@@ -62,6 +64,7 @@ def lay_out(dockerfile: Path, root: Path, venv_cache: Path) -> ImageLayout:
         return ":".join(parts)
 
     env = {name: on_host(value) for name, value in docker.environment(final).items()}
+    env.setdefault("TMPDIR", on_host("/tmp"))
     options, check = docker.healthcheck(final)
     timeout = float(options.get("timeout", "30s").removesuffix("s"))
     return ImageLayout(root, root / str(workdir).lstrip("/"), venv, env, docker.command(final), check, timeout)

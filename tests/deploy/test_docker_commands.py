@@ -123,6 +123,14 @@ def test_docker_healthcheck_passes(stack, name):
 
 
 @pytest.mark.parametrize("name", ORDER)
+def test_starts_without_an_error_and_keeps_its_control_socket_in_tmp(stack, name):
+    # In the image HOME is /nonexistent: without XDG_RUNTIME_DIR gunicorn cannot make its socket.
+    assert (stack[name].layout.root / "tmp" / "gunicorn.ctl").is_socket()
+    output = stack[name].stdout.read_text() + stack[name].stderr.read_text()
+    assert [line for line in output.splitlines() if "[ERROR]" in line or '"level": "error"' in line] == []
+
+
+@pytest.mark.parametrize("name", ORDER)
 def test_docker_healthcheck_fails_when_nothing_answers(stack, name):
     layout = stack[name].layout
     result = stack[name].check(layout.healthcheck, layout.healthcheck_timeout, PORT=str(free_port()))
