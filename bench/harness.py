@@ -129,8 +129,8 @@ class Settings:
     """How hard and how long to load each target."""
 
     connections: int = 16
-    seconds: float = 4.0
-    rounds: int = 3
+    seconds: float = 3.0
+    rounds: int = 5
     warmup_seconds: float = 0.5
 
 

@@ -8,6 +8,7 @@ one JSON access-log line.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -31,6 +32,7 @@ from proxy_service.routing import MONOLITH, MOVIES, BadOverride, Decision, choos
 from proxy_service.routing_file import RoutingSource
 from proxy_service.upstream import TIMEOUT, Response, Upstream, UpstreamError
 
+log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
 _FALLBACK_METHODS = frozenset({"GET", "HEAD"})
 
@@ -79,9 +81,22 @@ class Gateway:
             return self._own(environ, start_response, started)
         call = Call(environ, start_response, started, request_id_of(environ), route)
         try:
+            return self._route(call)
+        except Exception:
+            # The gateway's own bug still gets a JSON answer, as Flask's handler gives the other routes.
+            log.exception("unhandled error in the gateway", extra={"request_id": call.request_id})
+            return self._error(call, 500, "internal server error")
+
+    def _route(self, call: Call) -> Iterable[bytes]:
+        environ, route = call.environ, call.route
+        try:
             body = read_body(environ, self.max_body_bytes)
         except BodyTooLarge:
             return self._error(call, 413, f"request body larger than {self.max_body_bytes} bytes")
+        except Exception as error:
+            # Whatever the server raises here (a cut upload, bad chunk framing), the client's body is at fault.
+            log.warning("unreadable request body", extra={"request_id": call.request_id, "reason": repr(error)})
+            return self._error(call, 400, "the request body could not be read")
         settings = self.routing.current()
         try:
             call.decision = choose_upstream(
@@ -118,11 +133,13 @@ class Gateway:
         if call.fallback:
             headers.append(("X-Fallback-From", MOVIES))
             headers.append(("X-Fallback-Reason", call.fallback))
+        if response.body is None:
+            call.start_response(status_line(response), headers)
+            return StreamedBody(response, lambda: self._record(call))
+        # Recorded before start_response, so nothing can fail once the status is given.
+        self._record(call)
         call.start_response(status_line(response), headers)
-        if response.body is not None:
-            self._record(call)
-            return [response.body]
-        return StreamedBody(response, lambda: self._record(call))
+        return [response.body]
 
     def _exchange(self, call: Call, body: bytes) -> tuple[Response | None, UpstreamError | None]:
         name, environ = call.upstream, call.environ
@@ -162,8 +179,8 @@ class Gateway:
         if call.upstream is not None:
             headers.append(("X-Upstream", call.upstream))
         call.status = status
-        call.start_response(f"{status} {HTTPStatus(status).phrase}", headers)
         self._record(call)
+        call.start_response(f"{status} {HTTPStatus(status).phrase}", headers)
         return [body]
 
     def _record(self, call: Call) -> None:

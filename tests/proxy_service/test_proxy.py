@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import socket
 import time
 
 import pytest
 
+from proxy_service.app import gateway_of
 from tests.proxy_service.backends import RawBackend
 
 
@@ -237,3 +239,23 @@ def test_connections_to_a_backend_are_kept_alive_and_reused(client, backends):
     for _ in range(20):
         client.get("/api/users")
     assert len({seen["peer_port"] for seen in backends.monolith.received}) == 1
+
+
+def test_an_unreadable_request_body_is_400_json(client, backends):
+    class CutUpload(io.RawIOBase):
+        def read(self, size=-1):
+            raise ConnectionResetError("the client went away")
+
+    response = client.post("/api/users", environ_overrides={"wsgi.input": CutUpload(), "CONTENT_LENGTH": "10"})
+    assert (response.status_code, response.get_json()) == (400, {"error": "the request body could not be read"})
+    assert backends.monolith.received == []
+
+
+def test_a_bug_in_the_gateway_is_a_json_500_not_a_crash(app, caplog):
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    gateway_of(app).routing.current = broken
+    response = app.test_client().get("/api/users")
+    assert (response.status_code, response.get_json()) == (500, {"error": "internal server error"})
+    assert any(record.message == "unhandled error in the gateway" for record in caplog.records)
