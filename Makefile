@@ -5,6 +5,7 @@
 #   make test   lint, unit and integration tests against real PostgreSQL and Kafka-protocol broker,
 #               then the API suites (make e2e), then a short summary of all of it
 #   make e2e    the Postman collection (newman) and schemathesis against a throw-away stack
+#   make bench  the gateway's throughput and latency against a bare Flask ceiling and a naive proxy
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -30,7 +31,8 @@ export PYTHONUNBUFFERED := 1
 HEALTH_URLS = tcp://127.0.0.1:$(POSTGRES_PORT) tcp://127.0.0.1:$(KAFKA_PORT) \
               http://127.0.0.1:$(MONOLITH_PORT)/health \
               http://127.0.0.1:$(MOVIES_PORT)/api/movies/health \
-              http://127.0.0.1:$(EVENTS_PORT)/api/events/health
+              http://127.0.0.1:$(EVENTS_PORT)/api/events/health \
+              http://127.0.0.1:$(PROXY_PORT)/health
 REQUIREMENTS := requirements.txt $(wildcard */requirements.txt)
 PIDFILE := $(VAR_DIR)/stack.pid
 # Where the suites leave their reports for the summary of `make test`.
@@ -85,6 +87,14 @@ $(POSTMAN_DEPS): tests/postman/package.json tests/postman/package-lock.json
 # `make down` runs whatever happens (tests/e2e/run.py).
 e2e: venv $(POSTMAN_DEPS) ## newman and schemathesis against a throw-away stack of their own
 	python -m tests.e2e.run --reports $(REPORTS)
+
+# Not part of `make test`: a minute of load on every core. wrk (Debian's package) is the load
+# generator; it is installed when missing. BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS tune it.
+.PHONY: bench
+bench: venv ## gateway vs bare Flask ceiling vs naive proxy: rps, p50, p99 and their ratios (bench/)
+	command -v wrk >/dev/null || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+	  $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	python -m bench.run
 
 # The C4 diagrams in docs/architecture, drawn by Debian's plantuml (apt-get install plantuml).
 .PHONY: diagrams
