@@ -62,6 +62,9 @@ def gunicorn_settings(from_env: Callable[[], _ServiceConfig], service: str, *, w
             "keepalive": 5,
             # Workers build the app themselves, so every pool and thread is made after fork.
             "preload_app": False,
+            # gunicorn 27's runtime control socket is unused here, and several services on one
+            # host would fight over its default path under $HOME.
+            "control_socket_disable": True,
         }
     except ConfigError as error:
         raise SystemExit(f"{service}: {error}") from None
