@@ -38,11 +38,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]
         backend.stop()
 
 
-def request(stack: SimpleNamespace, target: str, *headers: str, method: str = "GET", body: bytes = b"") -> bytes:
+def request(stack: SimpleNamespace, target: str, *headers: str, method: str = "GET", body: bytes = b"",
+            body_raw: bytes = b"") -> bytes:
     lines = [f"{method} {target} HTTP/1.1", f"Host: 127.0.0.1:{stack.gateway.port}", "Connection: close", *headers]
     if body:
         lines.append(f"Content-Length: {len(body)}")
-    return raw_exchange(stack.gateway.port, ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body)
+    return raw_exchange(stack.gateway.port, ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + (body or body_raw))
 
 
 def split(raw: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -113,6 +114,20 @@ def test_query_strings_bodies_and_non_ascii_paths_pass(stack):
     assert (seen["method"], seen["target"]) == ("POST", "/api/users/%D1%84%d0%b8?q=%20a&q=b&q=%C3%BC")
     assert seen["body"].encode("latin-1") == body
     assert stack.gateway.access_lines()[-1]["path"] == "/api/users/фи"
+
+
+def test_a_chunked_upload_is_sent_on_with_its_length(stack):
+    chunked = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    status, _, answer = split(request(stack, "/api/users", "Transfer-Encoding: chunked", method="POST",
+                                      body_raw=chunked))
+    seen = json.loads(answer)
+    assert status == 200
+    assert (seen["body"], seen["headers"]["content-length"]) == ("hello world", "11")
+    assert "transfer-encoding" not in seen["headers"]
+    too_long = b"800\r\n" + b"x" * 2048 + b"\r\n1\r\nx\r\n0\r\n\r\n"
+    status, _, answer = split(request(stack, "/api/users", "Transfer-Encoding: chunked", method="POST",
+                                      body_raw=too_long))
+    assert (status, json.loads(answer)) == (413, {"error": "request body larger than 2048 bytes"})
 
 
 def test_a_large_response_streams_through_intact(stack):
