@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
 
 import kafka.errors as kafka_errors
 from flask import Flask, current_app
@@ -21,7 +20,6 @@ from kafka.producer.future import RecordMetadata
 from cinema_common.errors import ApiError
 from events_service.broker import BrokerWatch
 from events_service.config import Config
-from events_service.events import EventType, encode, message_key
 from events_service.metrics import EventMetrics
 
 log = logging.getLogger(__name__)
@@ -44,35 +42,34 @@ class EventPublisher:
         """Tell whether the producer has been created (it reconnects by itself from then on)."""
         return self._producer is not None
 
-    def publish(self, kind: EventType, event: dict[str, Any]) -> RecordMetadata:
-        """Send ``event`` keyed by its entity id and wait for the broker's acknowledgement.
+    def publish(self, topic: str, key: bytes, value: bytes) -> RecordMetadata:
+        """Send one record and wait for the broker's acknowledgement.
 
         :raises ApiError: 503 when the broker is unreachable or does not acknowledge in time.
         """
         started = time.monotonic()
         deadline = started + self._config.ack_timeout_seconds
-        key, value = message_key(kind, event["payload"]), encode(event)
         for attempt in (1, 2):
-            producer = self._producer_by(deadline, kind.topic)
+            producer = self._producer_by(deadline, topic)
             try:
-                future = producer.send(kind.topic, value=value, key=key)
+                future = producer.send(topic, value=value, key=key)
                 metadata = future.get(timeout=max(0.0, deadline - time.monotonic()))
                 break
             except kafka_errors.KafkaTimeoutError as error:
-                self._fail(kind.topic, "timeout", error)
+                self._fail(topic, "timeout", error)
                 raise ApiError(503, f"Kafka did not acknowledge the event within "
                                     f"{self._config.ack_timeout_seconds:g}s; it was not published") from None
             except kafka_errors.KafkaError as error:
                 if error.retriable or attempt == 2:
-                    self._fail(kind.topic, "error", error)
+                    self._fail(topic, "error", error)
                     raise ApiError(503, "Kafka did not accept the event; it was not published") from None
                 # A fatal producer error (a broker that lost its producer ids, after a restart without
                 # its data) poisons this client for good. The broker refused the batch, so sending
                 # once more with a new client cannot write the event twice.
                 log.warning("kafka producer failed; replacing it", extra={"detail": f"{type(error).__name__}: {error}"})
                 self._discard(producer)
-        self._metrics.produced.labels(kind.topic).inc()
-        self._metrics.produce_latency.labels(kind.topic).observe(time.monotonic() - started)
+        self._metrics.produced.labels(topic).inc()
+        self._metrics.produce_latency.labels(topic).observe(time.monotonic() - started)
         return metadata
 
     def connect(self) -> None:

@@ -77,9 +77,8 @@ def test_a_broker_restarted_without_its_data_is_used_again(make_app, caplog):
     # Tansu keeps data in memory: restarted, it is a new cluster (new topic ids, no groups, no producer ids).
     caplog.set_level(logging.INFO, logger="events_service.consumer")
     port = free_port()
-    broker = subprocess.Popen(kafka.broker_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    broker = _start_broker(port)
     try:
-        wait_for_port(port, timeout=20)
         app = make_app(Config(kafka_brokers=(f"127.0.0.1:{port}",), broker_check_seconds=0.2,
                               ack_timeout_seconds=ACK_TIMEOUT))
         client = app.test_client()
@@ -94,7 +93,7 @@ def test_a_broker_restarted_without_its_data_is_used_again(make_app, caplog):
         broker.kill()
         broker.wait()
         wait_until(lambda: client.get("/api/events/ready").status_code == 503, 5, "readiness to drop")
-        broker = subprocess.Popen(kafka.broker_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        broker = _start_broker(port)
         wait_until(lambda: client.get("/api/events/ready").status_code == 200, 20, "readiness to come back")
 
         after = [client.post("/api/events/movie", json={**_movie(f"after-{number}"), "movie_id": number})
@@ -106,3 +105,23 @@ def test_a_broker_restarted_without_its_data_is_used_again(make_app, caplog):
     finally:
         broker.kill()
         broker.wait()
+
+
+def _start_broker(port: int) -> subprocess.Popen:
+    """Start Tansu on ``port``, starting it again while the port is not free yet after the previous one died."""
+    deadline = time.monotonic() + 20
+    broker = subprocess.Popen(kafka.broker_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:
+        try:
+            wait_for_port(port, timeout=0.2)
+        except TimeoutError:
+            pass
+        else:
+            return broker
+        if time.monotonic() > deadline:
+            broker.kill()
+            broker.wait()
+            raise AssertionError(f"Tansu does not listen on {port}")
+        if broker.poll() is not None:
+            broker = subprocess.Popen(kafka.broker_command(port), stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
