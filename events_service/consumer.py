@@ -102,10 +102,10 @@ class ConsumerWorker:
 
     def describe(self) -> dict[str, Any]:
         """Return this consumer's state for the health answer."""
-        state = self._phase
-        if state == "connected" and self._consumer is not None:
-            state = _MEMBER_STATES.get(self._consumer.group_metadata().state, "joining")
-        if state in ("consuming", "rebalancing", "joining") and not self._broker.ready:
+        state, consumer = self._phase, self._consumer
+        if state == "connected" and consumer is not None:
+            state = _MEMBER_STATES.get(consumer.group_metadata().state, "joining")
+        if state != "stopped" and not self._broker.ready:
             state = "disconnected"
         return {
             "name": self.name,
