@@ -19,11 +19,12 @@ import argparse
 import os
 import sys
 
+from bench.events_section import events_section
 from bench.gateway_section import gateway_section
 from bench.harness import Bench, Settings
 from bench.report import render
 
-SECTIONS = [gateway_section]
+SECTIONS = [gateway_section, events_section]
 
 
 def main() -> int:
