@@ -15,7 +15,7 @@ ONE_WORKER = (f"{SERVICE}: exactly one gunicorn worker per process is supported 
               "inside it); got {workers}. Use GUNICORN_THREADS for concurrency and more replicas to scale.")
 THREADED_WORKERS = ("gthread", "sync")
 
-_settings = gunicorn_settings(Config.from_env, SERVICE, workers=1, threads=8)
+_settings = gunicorn_settings(Config.from_env, SERVICE, workers=1, threads=16)
 if _settings["workers"] != 1:
     raise SystemExit(ONE_WORKER.format(workers=f"WEB_CONCURRENCY={_settings['workers']}"))
 if _settings["worker_class"] not in THREADED_WORKERS:
