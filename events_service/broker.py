@@ -100,7 +100,12 @@ class BrokerWatch:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                self._check()
+                try:
+                    self._check()
+                except Exception as error:
+                    # A bug here must not freeze readiness at its last answer: say so, and check again.
+                    log.exception("broker check failed")
+                    self._set_state(False, f"{type(error).__name__}: {error}")
                 self._stop.wait(self._config.broker_check_seconds)
         finally:
             if self._admin is not None:

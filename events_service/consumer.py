@@ -1,7 +1,7 @@
 """Consumer threads: each owns one ``KafkaConsumer`` (they are not thread-safe), logs every event, then commits.
 
-A thread polls with a bounded timeout, logs each event as one JSON line, remembers it
-for ``/api/events/recent``, and commits the offsets after logging. Any failure is
+A thread polls with a bounded timeout, hands each record to the event log (one JSON line,
+``/api/events/recent``, the counters; see eventlog.py), and commits the offsets after logging. Any failure is
 logged and the thread builds a new consumer; only ``stop()`` ends it. On stop the
 thread finishes its batch, commits and leaves the group, so a successor starts right
 after the last logged event: nothing lost, nothing logged twice.
@@ -9,11 +9,9 @@ after the last logged event: nothing lost, nothing logged twice.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import kafka.errors as kafka_errors
@@ -23,7 +21,8 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from events_service.broker import BrokerWatch
 from events_service.config import Config
-from events_service.events import TOPICS, summarize
+from events_service.eventlog import EventLog
+from events_service.events import TOPICS
 from events_service.metrics import EventMetrics
 from events_service.recent import RecentEvents, SeenEvents
 
@@ -42,14 +41,11 @@ _MEMBER_STATES = {"<stable>": "consuming", "<rebalancing>": "rebalancing", "<unj
 class ConsumerWorker:
     """One consumer thread in the service's consumer group."""
 
-    def __init__(self, name: str, config: Config, broker: BrokerWatch, metrics: EventMetrics, *,
-                 recent: RecentEvents, seen: SeenEvents) -> None:
+    def __init__(self, name: str, config: Config, broker: BrokerWatch, events: EventLog) -> None:
         self.name = name
         self._config = config
         self._broker = broker
-        self._metrics = metrics
-        self._recent = recent
-        self._seen = seen
+        self._events = events
         self._stop = threading.Event()
         self._start_over = threading.Event()
         self._pending: dict[TopicPartition, OffsetAndMetadata] = {}
@@ -178,31 +174,11 @@ class ConsumerWorker:
             self._last_poll = time.monotonic()
             for partition, records in batches.items():
                 for record in records:
-                    self._log(record)
+                    self.consumed += self._events.log(record)
                 last = records[-1]
                 self._pending[partition] = OffsetAndMetadata(last.offset + 1, "", last.leader_epoch)
             self._commit(consumer)
             self._observe(consumer)
-
-    def _log(self, record: Any) -> None:
-        key = None if record.key is None else record.key.decode("utf-8", "replace")
-        where = {"topic": record.topic, "partition": record.partition, "offset": record.offset, "key": key}
-        try:
-            event = json.loads(record.value)
-            event_id, event_type, payload = event["id"], event["type"], event["payload"]
-        except (ValueError, TypeError, KeyError):
-            self._metrics.undecodable.labels(record.topic).inc()
-            log.warning("record is not an event; skipped", extra={**where, "value": summarize(record.value)})
-            return
-        if not self._seen.first_time(str(event_id)):
-            self._metrics.redelivered.labels(record.topic).inc()
-            log.debug("event delivered again; already logged", extra={**where, "event_id": event_id})
-            return
-        log.info("event consumed", extra={**where, "event_id": event_id, "event_type": event_type,
-                                          "summary": summarize(payload)})
-        self._recent.add({**where, "consumed_at": datetime.now(UTC).isoformat(), "event": event})
-        self._metrics.consumed.labels(record.topic).inc()
-        self.consumed += 1
 
     def _commit(self, consumer: KafkaConsumer) -> None:
         if not self._pending:
@@ -245,19 +221,23 @@ class ConsumerWorker:
         self._lag = lag
 
     def _close(self, consumer: KafkaConsumer) -> None:
-        if self._pending:
-            self._commit(consumer)
         self._consumer = None
         self._assigned, self._lag = [], []
-        consumer.close(autocommit=False, timeout_ms=_CLIENT_TIMEOUT_MS)
+        try:
+            if self._pending:
+                self._commit(consumer)
+            consumer.close(autocommit=False, timeout_ms=_CLIENT_TIMEOUT_MS)
+        except Exception:
+            # Closing a broken consumer may fail too; the thread goes on with a new one all the same.
+            log.exception("consumer did not close cleanly", extra={"consumer": self.name})
 
 
 def init_app(app: Flask, metrics: EventMetrics, broker: BrokerWatch) -> list[ConsumerWorker]:
     """Attach the recent-events buffer and ``KAFKA_CONSUMER_THREADS`` consumers (not started) to ``app``."""
     config: Config = app.config["SETTINGS"]
     recent = RecentEvents(config.recent_events)
-    seen = SeenEvents()
-    workers = [ConsumerWorker(f"consumer-{number}", config, broker, metrics, recent=recent, seen=seen)
+    events = EventLog(metrics, recent, SeenEvents())
+    workers = [ConsumerWorker(f"consumer-{number}", config, broker, events)
                for number in range(1, config.consumer_threads + 1)] if config.consume_events else []
     for worker in workers:
         metrics.watch_lag(worker.lag)

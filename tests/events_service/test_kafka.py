@@ -20,7 +20,7 @@ _ids = itertools.count(1)
 @pytest.fixture
 def consumed(caplog):
     """A function returning every 'event consumed' log record so far."""
-    caplog.set_level(logging.INFO, logger="events_service.consumer")
+    caplog.set_level(logging.INFO, logger="events_service.eventlog")
     return lambda: [record for record in list(caplog.records) if record.getMessage() == "event consumed"]
 
 

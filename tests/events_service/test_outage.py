@@ -24,7 +24,7 @@ def _movie(action: str) -> dict:
 
 @pytest.mark.parametrize("outage", [0.0, 8.0], ids=["brief", "longer-than-the-session-timeout"])
 def test_an_outage_is_a_prompt_503_and_both_producer_and_consumers_recover(broker, config, make_app, caplog, outage):
-    caplog.set_level(logging.INFO, logger="events_service.consumer")
+    caplog.set_level(logging.INFO, logger="events_service.eventlog")
     app = make_app(replace(config, ack_timeout_seconds=ACK_TIMEOUT))
     client = app.test_client()
     wait_until(lambda: client.get("/api/events/ready").status_code == 200, 20, "service ready")
@@ -75,7 +75,7 @@ def test_an_outage_is_a_prompt_503_and_both_producer_and_consumers_recover(broke
 
 def test_a_broker_restarted_without_its_data_is_used_again(make_app, caplog):
     # Tansu keeps data in memory: restarted, it is a new cluster (new topic ids, no groups, no producer ids).
-    caplog.set_level(logging.INFO, logger="events_service.consumer")
+    caplog.set_level(logging.INFO, logger="events_service.eventlog")
     port = free_port()
     broker = _start_broker(port)
     try:
