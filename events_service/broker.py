@@ -35,7 +35,9 @@ class BrokerWatch:
     def __init__(self, config: Config, metrics: EventMetrics) -> None:
         self._config = config
         self._metrics = metrics
-        self._check_ms = max(500, min(5000, round(config.broker_check_seconds * 2000)))
+        # A check may take as long as a producer waits for an ack: a busy broker (or machine) is
+        # slow, not gone. A broker that refuses connections is seen at once whatever this bound.
+        self._check_ms = config.ack_timeout_ms
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._lock = threading.Lock()
