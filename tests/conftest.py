@@ -10,6 +10,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from devstack import postgres
 from devstack.net import free_port
@@ -49,3 +51,9 @@ def database_url(postgres_server: PostgresServer) -> str:
     with postgres_server.admin() as conn:
         conn.execute(f"CREATE DATABASE {name} TEMPLATE {postgres.DATABASE} OWNER {postgres.ROLE}")
     return postgres.url(postgres_server.port, database=name)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of the ``app`` that each service's conftest provides."""
+    return app.test_client()

@@ -1,4 +1,7 @@
-"""Fixtures of the movies service tests: the app on a private copy of the seeded database."""
+"""Fixtures of the movies service tests: the app on a private copy of the seeded database.
+
+``client`` comes from ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from movies_service.app import create_app
 from movies_service.config import Config
@@ -17,9 +19,3 @@ from tests.dbapps import built
 def app(database_url: str) -> Iterator[Flask]:
     """The movies service on its own database."""
     yield from built(create_app, Config(db_connection_string=database_url, db_timeout_seconds=2))
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    """A test client of the app."""
-    return app.test_client()
