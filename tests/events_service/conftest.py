@@ -9,7 +9,6 @@ from dataclasses import dataclass, replace
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from devstack import kafka
 from devstack.net import free_port
@@ -71,11 +70,6 @@ def app(make_app: Callable[[Config], Flask], config: Config) -> Flask:
     wait_until(lambda: app.test_client().get("/api/events/ready").status_code == 200, 20, "service ready")
     return app
 
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    """A test client of the app."""
-    return app.test_client()
 
 
 @pytest.fixture

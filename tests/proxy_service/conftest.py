@@ -8,7 +8,6 @@ from types import SimpleNamespace
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from proxy_service.app import create_app, gateway_of
 from proxy_service.config import Config, RoutingSettings
@@ -51,8 +50,3 @@ def app(make_app: Callable[..., Flask]) -> Flask:
     """The gateway with the default settings (50 % of movies traffic to the movies service)."""
     return make_app()
 
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    """A test client of the gateway."""
-    return app.test_client()
