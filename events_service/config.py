@@ -23,6 +23,7 @@ class Config:
     topic_partitions: int = 3
     replication_factor: int = 1
     ack_timeout_seconds: float = 5.0
+    linger_ms: int = 2
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 1000
     max_poll_interval_ms: int = 10000
@@ -49,6 +50,11 @@ class Config:
         heartbeat = env.integer(heartbeat_name, cls.heartbeat_interval_ms, minimum=100, maximum=3_600_000)
         if heartbeat >= session:
             raise ConfigError(heartbeat_name, str(heartbeat), f"less than KAFKA_SESSION_TIMEOUT_MS ({session})")
+        ack_timeout = env.number("KAFKA_ACK_TIMEOUT_SECONDS", cls.ack_timeout_seconds, minimum=0.1)
+        linger_name = "KAFKA_LINGER_MS"
+        linger = env.integer(linger_name, cls.linger_ms, minimum=0, maximum=1000)
+        if linger >= ack_timeout * 1000:
+            raise ConfigError(linger_name, str(linger), f"less than KAFKA_ACK_TIMEOUT_SECONDS ({ack_timeout:g} s)")
         return cls(
             port=env.integer("PORT", cls.port, minimum=1, maximum=65535),
             kafka_brokers=parse_brokers("KAFKA_BROKERS", env.raw("KAFKA_BROKERS", ",".join(cls.kafka_brokers))),
@@ -57,7 +63,8 @@ class Config:
             topic_partitions=env.integer("KAFKA_TOPIC_PARTITIONS", cls.topic_partitions, minimum=1, maximum=1000),
             replication_factor=env.integer("KAFKA_REPLICATION_FACTOR", cls.replication_factor, minimum=1,
                                            maximum=32),
-            ack_timeout_seconds=env.number("KAFKA_ACK_TIMEOUT_SECONDS", cls.ack_timeout_seconds, minimum=0.1),
+            ack_timeout_seconds=ack_timeout,
+            linger_ms=linger,
             session_timeout_ms=session,
             heartbeat_interval_ms=heartbeat,
             max_poll_interval_ms=env.integer("KAFKA_MAX_POLL_INTERVAL_MS", cls.max_poll_interval_ms, minimum=1000,

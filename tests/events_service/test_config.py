@@ -29,14 +29,14 @@ def test_every_setting_is_read():
     config = Config.from_env({
         "PORT": "9000", "KAFKA_BROKERS": " kafka-0:9092, kafka-1:9092 ", "KAFKA_CONSUMER_GROUP": "audit",
         "KAFKA_CONSUMER_THREADS": "3", "KAFKA_TOPIC_PARTITIONS": "6", "KAFKA_REPLICATION_FACTOR": "3",
-        "KAFKA_ACK_TIMEOUT_SECONDS": "2.5", "KAFKA_SESSION_TIMEOUT_MS": "45000",
+        "KAFKA_ACK_TIMEOUT_SECONDS": "2.5", "KAFKA_LINGER_MS": "10", "KAFKA_SESSION_TIMEOUT_MS": "45000",
         "KAFKA_HEARTBEAT_INTERVAL_MS": "3000", "KAFKA_MAX_POLL_INTERVAL_MS": "300000",
         "KAFKA_CHECK_INTERVAL_SECONDS": "2", "KAFKA_RECONNECT_BACKOFF_MAX_MS": "30000",
         "RECENT_EVENTS_CAPACITY": "50", "CONSUME_EVENTS": "no", "KAFKA_CLIENT_LOG_LEVEL": "warning",
     })
     assert config == Config(
         port=9000, kafka_brokers=("kafka-0:9092", "kafka-1:9092"), consumer_group="audit", consumer_threads=3,
-        topic_partitions=6, replication_factor=3, ack_timeout_seconds=2.5, session_timeout_ms=45000,
+        topic_partitions=6, replication_factor=3, ack_timeout_seconds=2.5, linger_ms=10, session_timeout_ms=45000,
         heartbeat_interval_ms=3000, max_poll_interval_ms=300000, broker_check_seconds=2.0,
         reconnect_backoff_max_ms=30000, recent_events=50, consume_events=False, kafka_client_log_level="WARNING",
     )
@@ -49,6 +49,8 @@ def test_every_setting_is_read():
     ("KAFKA_BROKERS", "kafka:0"),
     ("KAFKA_ACK_TIMEOUT_SECONDS", "0"),
     ("KAFKA_ACK_TIMEOUT_SECONDS", "soon"),
+    ("KAFKA_LINGER_MS", "-1"),
+    ("KAFKA_LINGER_MS", "5000"),
     ("KAFKA_CONSUMER_THREADS", "0"),
     ("KAFKA_TOPIC_PARTITIONS", "-1"),
     ("KAFKA_HEARTBEAT_INTERVAL_MS", "6000"),
