@@ -4,8 +4,8 @@ gevent workers by default: a proxy spends its time waiting on backends, and gree
 more cheaply than threads (``make bench`` measures it).
 """
 
+from cinema_common import multiproc
 from cinema_common.serving import gunicorn_settings
-from proxy_service import multiproc
 from proxy_service.config import Config
 
 globals().update(gunicorn_settings(Config.from_env, "proxy_service", workers=2, worker_class="gevent"))
@@ -16,7 +16,7 @@ _created_dirs: list[str] = []
 
 def on_starting(server):
     """Prepare the metrics directory in the master, before any worker imports prometheus-client."""
-    path, created = multiproc.prepare_dir()
+    path, created = multiproc.prepare_dir("proxy_service")
     if created:
         _created_dirs.append(path)
 

@@ -8,8 +8,9 @@ that variable (tests, a single process) the metrics live in a registry of their 
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client import Counter, Gauge, Histogram
+
+from cinema_common import multiproc
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _STATUS_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
@@ -19,10 +20,9 @@ class Metrics:
     """The gateway's counters and histograms, with label children cached for the request path."""
 
     def __init__(self) -> None:
-        # prometheus-client chose how to store values when it was imported: follow that choice.
-        self.multiprocess = bool(getattr(values.ValueClass, "_multiprocess", False))
         # In multiprocess mode the samples go to files, so the metrics join no registry.
-        self.registry = None if self.multiprocess else CollectorRegistry()
+        self.registry = multiproc.own_registry()
+        self.multiprocess = self.registry is None
         registry = self.registry
         self._requests = Counter("gateway_requests", "Proxied requests by route, upstream and status class.",
                                  ["route", "upstream", "status_class"], registry=registry)
@@ -76,8 +76,4 @@ class Metrics:
 
     def exposition(self) -> tuple[bytes, str]:
         """Return the text exposition format and its content type."""
-        if self.registry is not None:
-            return generate_latest(self.registry), CONTENT_TYPE_LATEST
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
+        return multiproc.exposition(self.registry)
