@@ -22,7 +22,6 @@ class Metrics:
     def __init__(self) -> None:
         # In multiprocess mode the samples go to files, so the metrics join no registry.
         self.registry = multiproc.own_registry()
-        self.multiprocess = self.registry is None
         registry = self.registry
         self._requests = Counter("gateway_requests", "Proxied requests by route, upstream and status class.",
                                  ["route", "upstream", "status_class"], registry=registry)
