@@ -27,26 +27,28 @@ if TYPE_CHECKING:
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def prepare_dir(service: str, environ: MutableMapping[str, str] = os.environ) -> tuple[str, bool]:
-    """Make the metrics directory ready before workers start: created, emptied of old samples.
+def prepare_dir(service: str, environ: MutableMapping[str, str] = os.environ, *, variable: str = MULTIPROC_ENV,
+                stale: str = "*.db") -> tuple[str, bool]:
+    """Make a directory the workers share ready before they start: created, emptied of an earlier run's files.
 
-    Uses ``PROMETHEUS_MULTIPROC_DIR`` when set, else a new temporary directory, which it
-    exports for the workers. Returns the directory and whether this call created it.
+    Uses ``variable`` (``PROMETHEUS_MULTIPROC_DIR`` by default) when set, else a new
+    temporary directory, which it exports for the workers. Files matching ``stale`` are
+    removed: samples of an earlier run would otherwise be added to this one's. Returns the
+    directory and whether this call created it.
     """
-    path = environ.get(MULTIPROC_ENV, "").strip()
+    path = environ.get(variable, "").strip()
     if not path:
-        path = tempfile.mkdtemp(prefix=f"{service}-metrics-")
-        environ[MULTIPROC_ENV] = path
+        path = tempfile.mkdtemp(prefix=f"{service}-{variable.lower()}-")
+        environ[variable] = path
         return path, True
     os.makedirs(path, exist_ok=True)
-    # Samples of an earlier run would otherwise be added to this one's.
-    for stale in glob.glob(os.path.join(path, "*.db")):
-        os.remove(stale)
+    for old in glob.glob(os.path.join(path, stale)):
+        os.remove(old)
     return path, False
 
 
 def remove_dir(path: str) -> None:
-    """Delete a metrics directory that ``prepare_dir`` created."""
+    """Delete a directory that ``prepare_dir`` created."""
     shutil.rmtree(path, ignore_errors=True)
 
 

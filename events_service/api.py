@@ -8,9 +8,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from cinema_common.errors import ApiError
 from cinema_common.jsonbody import json_object
-from events_service.consumer import recent_of
 from events_service.events import EVENT_TYPES, encode, message_key, new_event
 from events_service.producer import publisher_of
+from events_service.shared import shared_of
 
 bp = Blueprint("events", __name__)
 _DEFAULT_LIMIT = 20
@@ -32,8 +32,8 @@ def publish(kind: str) -> Response:
 
 @bp.get("/api/events/recent")
 def recent() -> Response:
-    """Return the most recently consumed events, newest first."""
-    buffer = recent_of(current_app)
+    """Return the events this replica's workers consumed most recently, newest first."""
+    buffer = shared_of(current_app)
     limit = _limit(buffer.capacity)
     events = buffer.latest(limit)
     return jsonify(events=events, count=len(events), capacity=buffer.capacity)

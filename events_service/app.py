@@ -9,7 +9,7 @@ import logging
 from flask import Flask
 
 from cinema_common.webapp import new_app
-from events_service import api, broker, consumer, health, metrics, producer
+from events_service import api, broker, consumer, health, metrics, producer, shared
 from events_service.config import Config
 
 log = logging.getLogger(__name__)
@@ -21,8 +21,8 @@ MAX_BODY_BYTES = 64 * 1024
 def create_app(config: Config | None = None) -> Flask:
     """Build the events service and start its broker watch and consumer threads.
 
-    gunicorn calls this once, in its single worker (see gunicorn_conf.py); nothing here
-    waits for Kafka, so the service starts and answers 503 while the broker is away.
+    gunicorn calls this once in each worker (see gunicorn_conf.py); nothing here waits for
+    Kafka, so the service starts and answers 503 while the broker is away.
     """
     config = config or Config.from_env()
     app = new_app(__name__, max_body_bytes=MAX_BODY_BYTES)
@@ -31,7 +31,7 @@ def create_app(config: Config | None = None) -> Flask:
     event_metrics = metrics.init_app(app)
     watch = broker.init_app(app, event_metrics)
     publisher = producer.init_app(app, event_metrics, watch)
-    workers = consumer.init_app(app, event_metrics, watch)
+    workers = consumer.init_app(app, event_metrics, watch, shared.init_app(app))
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
 
@@ -40,6 +40,7 @@ def create_app(config: Config | None = None) -> Flask:
     watch.start()
     for worker in workers:
         worker.start()
+    consumer.reporter_of(app).start()
     # gunicorn's worker_exit hook calls shutdown; atexit covers every other way of running the app.
     stop = functools.partial(shutdown, app)
     app.extensions[_SHUTDOWN] = stop
@@ -61,6 +62,8 @@ def shutdown(app: Flask, timeout: float = 10.0) -> None:
         worker.request_stop()
     for worker in workers:
         worker.join(timeout)
+    consumer.reporter_of(app).stop()
+    shared.close(app)
     producer.publisher_of(app).close()
     broker.broker_of(app).stop()
     log.info("events service stopped", extra={"consumed": sum(worker.consumed for worker in workers)})

@@ -30,6 +30,7 @@ class Config:
     broker_check_seconds: float = 1.0
     reconnect_backoff_max_ms: int = 1000
     recent_events: int = 1000
+    state_dir: str = ""
     consume_events: bool = True
     kafka_client_log_level: str = "CRITICAL"
 
@@ -73,6 +74,7 @@ class Config:
             reconnect_backoff_max_ms=env.integer("KAFKA_RECONNECT_BACKOFF_MAX_MS", cls.reconnect_backoff_max_ms,
                                                  minimum=50, maximum=600_000),
             recent_events=env.integer("RECENT_EVENTS_CAPACITY", cls.recent_events, minimum=1, maximum=100_000),
+            state_dir=env.raw("EVENTS_STATE_DIR", cls.state_dir).strip(),
             consume_events=env.boolean("CONSUME_EVENTS", cls.consume_events),
             kafka_client_log_level=_log_level(env.raw("KAFKA_CLIENT_LOG_LEVEL", cls.kafka_client_log_level)),
         )

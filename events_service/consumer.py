@@ -10,6 +10,7 @@ after the last logged event: nothing lost, nothing logged twice.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -21,14 +22,16 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from events_service.broker import BrokerWatch
 from events_service.config import Config
-from events_service.eventlog import EventLog
+from events_service.eventlog import EventLog, SeenEvents
 from events_service.events import TOPICS
 from events_service.metrics import EventMetrics
-from events_service.recent import RecentEvents, SeenEvents
+from events_service.shared import Reporter, SharedState
 
 log = logging.getLogger(__name__)
-_RECENT = "events.recent"
 _CONSUMERS = "events.consumers"
+_REPORTER = "events.reporter"
+# How often a worker tells the others (health) and /metrics (lag) how its consumers are.
+_REPORT_SECONDS = 1.0
 _POLL_MS = 500
 _CLIENT_TIMEOUT_MS = 5000
 _FETCH_MIN_BYTES = 64 * 1024
@@ -173,8 +176,7 @@ class ConsumerWorker:
             batches = consumer.poll(timeout_ms=_POLL_MS)
             self._last_poll = time.monotonic()
             for partition, records in batches.items():
-                for record in records:
-                    self.consumed += self._events.log(record)
+                self.consumed += self._events.log(records)
                 last = records[-1]
                 self._pending[partition] = OffsetAndMetadata(last.offset + 1, "", last.leader_epoch)
             self._commit(consumer)
@@ -232,26 +234,29 @@ class ConsumerWorker:
             log.exception("consumer did not close cleanly", extra={"consumer": self.name})
 
 
-def init_app(app: Flask, metrics: EventMetrics, broker: BrokerWatch) -> list[ConsumerWorker]:
-    """Attach the recent-events buffer and ``KAFKA_CONSUMER_THREADS`` consumers (not started) to ``app``."""
+def init_app(app: Flask, metrics: EventMetrics, broker: BrokerWatch, shared: SharedState) -> list[ConsumerWorker]:
+    """Attach ``KAFKA_CONSUMER_THREADS`` consumers and their reporter (none started) to ``app``."""
     config: Config = app.config["SETTINGS"]
-    recent = RecentEvents(config.recent_events)
-    events = EventLog(metrics, recent, SeenEvents())
-    workers = [ConsumerWorker(f"consumer-{number}", config, broker, events)
-               for number in range(1, config.consumer_threads + 1)] if config.consume_events else []
+    events = EventLog(metrics, shared, SeenEvents())
+    count = config.consumer_threads if config.consume_events else 0
+    workers = [ConsumerWorker(f"consumer-{number}", config, broker, events) for number in range(1, count + 1)]
     for worker in workers:
-        metrics.watch_lag(worker.lag)
         broker.when_recreated(worker.start_over)
-    app.extensions[_RECENT] = recent
+
+    def report() -> None:
+        shared.report(os.getpid(), [worker.describe() for worker in workers])
+        metrics.report_lag(triple for worker in workers for triple in worker.lag())
+
     app.extensions[_CONSUMERS] = workers
+    app.extensions[_REPORTER] = Reporter(report, _REPORT_SECONDS)
     return workers
-
-
-def recent_of(app: Flask) -> RecentEvents:
-    """Return the buffer attached by ``init_app``."""
-    return app.extensions[_RECENT]
 
 
 def consumers_of(app: Flask) -> list[ConsumerWorker]:
     """Return the consumers attached by ``init_app``."""
     return app.extensions[_CONSUMERS]
+
+
+def reporter_of(app: Flask) -> Reporter:
+    """Return the reporter attached by ``init_app``."""
+    return app.extensions[_REPORTER]

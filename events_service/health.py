@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import Blueprint, Response, current_app, jsonify
 
 from events_service.broker import broker_of
 from events_service.consumer import consumers_of
 from events_service.metrics import metrics_view
 from events_service.producer import publisher_of
+from events_service.shared import shared_of
 
 bp = Blueprint("health", __name__)
 bp.add_url_rule("/metrics", "metrics", metrics_view)
@@ -15,18 +18,24 @@ bp.add_url_rule("/metrics", "metrics", metrics_view)
 
 @bp.get("/api/events/health")
 def health() -> Response | tuple[Response, int]:
-    """Answer 200 while the service can serve, with the broker's and each consumer's state.
+    """Answer 200 while the service can serve, with the broker's state and every worker's consumers.
 
-    A consumer thread only ends when the service stops; one that ended otherwise makes this 503.
+    This worker's consumers are described as they are now; the other workers' as they
+    reported last (every second). A consumer thread only ends when the service stops; one
+    that ended otherwise, in any worker, makes this 503.
     """
-    workers = consumers_of(current_app)
+    pid = os.getpid()
+    consumers = [{**worker.describe(), "worker": pid, "reported_seconds_ago": 0.0}
+                 for worker in consumers_of(current_app)]
+    consumers += shared_of(current_app).consumers(besides=pid)
     body = {
         "status": True,
         "broker": broker_of(current_app).describe(),
         "producer": {"created": publisher_of().connected},
-        "consumers": [worker.describe() for worker in workers],
+        "consumers": consumers,
     }
-    dead = [worker.name for worker in workers if not worker.alive and not worker.stopping]
+    dead = [f"{consumer['name']} of worker {consumer['worker']}" for consumer in consumers
+            if not consumer["alive"] and consumer["state"] != "stopped"]
     if dead:
         return jsonify(error=f"consumer thread not running: {', '.join(dead)}", **{**body, "status": False}), 503
     return jsonify(body)

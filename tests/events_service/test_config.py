@@ -1,4 +1,4 @@
-"""Settings of the events service, and the one-worker rule its gunicorn configuration enforces."""
+"""Settings of the events service, and what its gunicorn configuration refuses."""
 
 from __future__ import annotations
 
@@ -72,9 +72,8 @@ def _gunicorn(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize(("args", "env", "message"), [
-    ((), {"WEB_CONCURRENCY": "2"}, "exactly one gunicorn worker per process is supported"),
-    (("--workers", "3"), {}, "exactly one gunicorn worker per process is supported"),
-    ((), {"GUNICORN_WORKER_CLASS": "gevent"}, "GUNICORN_WORKER_CLASS='gevent' is not supported"),
+    ((), {"GUNICORN_WORKER_CLASS": "tornado"}, "GUNICORN_WORKER_CLASS='tornado' is not supported"),
+    ((), {"WEB_CONCURRENCY": "0"}, "invalid WEB_CONCURRENCY='0'"),
     ((), {"KAFKA_ACK_TIMEOUT_SECONDS": "-1"}, "invalid KAFKA_ACK_TIMEOUT_SECONDS='-1'"),
 ])
 def test_gunicorn_refuses_what_the_design_does_not_support(args, env, message):
