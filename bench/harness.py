@@ -1,8 +1,9 @@
 """The benchmark's machinery: gunicorn servers on free loopback ports, wrk runs, interleaved rounds.
 
-Every server runs under the gateway's own gunicorn settings (``proxy_service.gunicorn_conf``:
+Servers run under the gateway's own gunicorn settings (``proxy_service.gunicorn_conf``:
 workers, worker class and threads from ``WEB_CONCURRENCY``, ``GUNICORN_WORKER_CLASS``,
-``GUNICORN_THREADS``), so the comparison is between apps, not server settings. The load
+``GUNICORN_THREADS``), so the comparison is between apps, not server settings; a service
+with settings of its own (the events service) is started with its own module. The load
 comes from ``wrk`` in its own process. The machine is shared and noisy, so targets are
 measured in interleaved rounds and ratios are taken within a round, side by side.
 """
@@ -28,21 +29,24 @@ from devstack.net import free_port, wait_for_port
 ROOT = Path(__file__).resolve().parent.parent
 _REPORT_LUA = (Path(__file__).parent / "report.lua").read_text()
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+GATEWAY_CONFIG = "proxy_service.gunicorn_conf"
+_SHARED_DIRS = ("PROMETHEUS_MULTIPROC_DIR", "EVENTS_STATE_DIR")
 
 
 class Server:
-    """One gunicorn server on a free loopback port, started under the gateway's gunicorn settings."""
+    """One gunicorn server on a free loopback port, started with a gunicorn configuration module."""
 
-    def __init__(self, name: str, app: str, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, name: str, app: str, env: dict[str, str], log_dir: Path, config: str = GATEWAY_CONFIG) -> None:
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        environ = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+        # Each master makes the directories its workers share.
+        environ = {key: value for key, value in os.environ.items() if key not in _SHARED_DIRS}
         environ.update(env, PORT=str(self.port), BIND_HOST="127.0.0.1", PYTHONPATH=str(ROOT))
         self.log = log_dir / f"{name}.log"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "python:proxy_service.gunicorn_conf", app],
+                [sys.executable, "-m", "gunicorn", "-c", f"python:{config}", app],
                 cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_for_port(self.port, timeout=30)
@@ -145,9 +149,9 @@ class Bench:
         self.servers: list[Server] = []
         self.ceiling = self.start("ceiling", "bench.apps:ceiling_app()")
 
-    def start(self, name: str, app: str, env: dict[str, str] | None = None) -> Server:
-        """Start ``app`` (a gunicorn app spec) under the gateway's gunicorn settings; stopped on close."""
-        server = Server(name, app, env or {}, self.log_dir)
+    def start(self, name: str, app: str, env: dict[str, str] | None = None, *, config: str = GATEWAY_CONFIG) -> Server:
+        """Start ``app`` (a gunicorn app spec) with ``config`` (the gateway's settings by default); stopped on close."""
+        server = Server(name, app, env or {}, self.log_dir, config)
         self.servers.append(server)
         return server
 
