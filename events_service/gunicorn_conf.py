@@ -8,8 +8,8 @@ SQLite file in ``EVENTS_STATE_DIR`` (events_service/shared.py), and ``/metrics``
 workers' samples in ``PROMETHEUS_MULTIPROC_DIR``. The master prepares both directories.
 
 gevent because a request spends its time waiting for the broker's ack, and greenlets wait
-far more cheaply than threads (``make bench`` measured 1.7 times the events per second of
-one gthread worker); kafka-python runs on gevent's patched threads and sockets. gthread
+far more cheaply than threads (one gevent worker served 1.7 times the events per second of
+one gthread worker; see the README); kafka-python runs on gevent's patched threads and sockets. gthread
 and sync work too (``GUNICORN_THREADS``, default 16); any other worker class stops the
 service with a one-line message.
 """
