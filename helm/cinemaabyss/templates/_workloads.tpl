@@ -5,6 +5,7 @@ Deployment of one CinemaAbyss service, called with a dict:
   probeTimeout                 seconds a probe may take
   env                          YAML list of the service's own variables (PORT and values.env are added)
   mounts, volumes              optional YAML lists added to /tmp's
+  tmpSizeLimit                 optional size of /tmp, 64Mi when absent
   terminationGracePeriodSeconds  optional, when the default 30 s is not enough
   usesDatabase                 true adds a checksum of the database credentials
 The checksum annotations cover what the pods read only at start; the routing file is left
@@ -103,7 +104,7 @@ spec:
       volumes:
         - name: tmp
           emptyDir:
-            sizeLimit: 64Mi
+            sizeLimit: {{ .tmpSizeLimit | default "64Mi" }}
         {{- with .volumes }}
         {{- . | trim | nindent 8 }}
         {{- end }}
