@@ -8,7 +8,8 @@ and reads. The gunicorn master makes that directory; an app built outside gunico
 a private one. Nothing in it outlives the replica: it is a view, Kafka keeps the events.
 
 SQLite in WAL mode lets readers work while a consumer writes; a consumer writes each
-batch in one transaction, about 10 µs an event.
+batch in one transaction: on the development machine 25 µs for a batch of one event,
+6 to 9 µs an event in batches of 10 to 100.
 """
 
 from __future__ import annotations
