@@ -20,6 +20,7 @@ import kafka.errors as kafka_errors
 from flask import Flask
 from kafka import KafkaAdminClient
 
+from events_service.background import BackgroundThread
 from events_service.config import Config
 from events_service.events import TOPICS
 from events_service.metrics import EventMetrics
@@ -29,16 +30,16 @@ _EXTENSION = "events.broker"
 _NO_TOPIC_ID = "00000000-0000-0000-0000-000000000000"
 
 
-class BrokerWatch:
+class BrokerWatch(BackgroundThread):
     """A thread that keeps the broker's reachability and the topics' existence up to date."""
 
     def __init__(self, config: Config, metrics: EventMetrics) -> None:
+        super().__init__("events-broker-watch")
         self._config = config
         self._metrics = metrics
         # A check may take as long as a producer waits for an ack: a busy broker (or machine) is
         # slow, not gone. A broker that refuses connections is seen at once whatever this bound.
         self._check_ms = config.ack_timeout_ms
-        self._stop = threading.Event()
         self._ready = threading.Event()
         self._lock = threading.Lock()
         self._admin: KafkaAdminClient | None = None
@@ -49,7 +50,6 @@ class BrokerWatch:
         self._on_ready: list[Callable[[], None]] = []
         self._on_recreated: list[Callable[[], None]] = []
         self._topic_ids: dict[str, str] = {}
-        self._thread = threading.Thread(target=self._run, name="events-broker-watch", daemon=True)
 
     def when_ready(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` in the watch thread each time the broker becomes ready."""
@@ -58,16 +58,6 @@ class BrokerWatch:
     def when_recreated(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` in the watch thread when topics come back with new ids (the broker lost its data)."""
         self._on_recreated.append(callback)
-
-    def start(self) -> None:
-        """Start checking in the background."""
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop checking and close the admin client."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     @property
     def ready(self) -> bool:

@@ -29,6 +29,8 @@ from typing import Any
 
 from flask import Flask
 
+from events_service.background import BackgroundThread
+
 log = logging.getLogger(__name__)
 _EXTENSION = "events.shared"
 FILE_NAME = "events.sqlite3"
@@ -138,24 +140,13 @@ def _running(pid: int) -> bool:
     return True
 
 
-class Reporter:
+class Reporter(BackgroundThread):
     """A thread that calls ``report`` every ``interval`` seconds until stopped."""
 
     def __init__(self, report: Callable[[], None], interval: float) -> None:
+        super().__init__("events-reporter")
         self._report = report
         self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="events-reporter", daemon=True)
-
-    def start(self) -> None:
-        """Start reporting in the background."""
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop reporting."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

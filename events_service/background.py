@@ -1,0 +1,26 @@
+"""A daemon thread that runs until asked to stop: the base of the broker watch and the consumer reporter."""
+
+from __future__ import annotations
+
+import threading
+
+
+class BackgroundThread:
+    """Runs ``_run`` in a daemon thread; ``_run`` returns once ``_stop`` is set."""
+
+    def __init__(self, name: str) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to end and wait for it, at most ``timeout`` seconds."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        raise NotImplementedError
