@@ -86,6 +86,11 @@ class ConsumerWorker:
             self._thread.join(timeout)
 
     @property
+    def started(self) -> bool:
+        """Tell whether ``start`` was called: only the worker holding the consumer lease starts its consumers."""
+        return self._thread.ident is not None
+
+    @property
     def alive(self) -> bool:
         """Tell whether the thread runs; it only ends after ``request_stop``."""
         return self._thread.is_alive()
@@ -235,7 +240,10 @@ class ConsumerWorker:
 
 
 def init_app(app: Flask, metrics: EventMetrics, broker: BrokerWatch, shared: SharedState) -> list[ConsumerWorker]:
-    """Attach ``KAFKA_CONSUMER_THREADS`` consumers and their reporter (none started) to ``app``."""
+    """Attach ``KAFKA_CONSUMER_THREADS`` consumers and their reporter (none started) to ``app``.
+
+    The consumers start only in the worker that holds the replica's consumer lease (lease.py).
+    """
     config: Config = app.config["SETTINGS"]
     events = EventLog(metrics, shared, SeenEvents())
     count = config.consumer_threads if config.consume_events else 0
@@ -244,8 +252,9 @@ def init_app(app: Flask, metrics: EventMetrics, broker: BrokerWatch, shared: Sha
         broker.when_recreated(worker.start_over)
 
     def report() -> None:
-        shared.report(os.getpid(), [worker.describe() for worker in workers])
-        metrics.report_lag(triple for worker in workers for triple in worker.lag())
+        running = [worker for worker in workers if worker.started]
+        shared.report(os.getpid(), [worker.describe() for worker in running])
+        metrics.report_lag(triple for worker in running for triple in worker.lag())
 
     app.extensions[_CONSUMERS] = workers
     app.extensions[_REPORTER] = Reporter(report, _REPORT_SECONDS)

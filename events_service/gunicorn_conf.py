@@ -48,6 +48,13 @@ def child_exit(server, worker):
     forget_worker(Path(os.environ[STATE_ENV]), worker.pid)
 
 
+def post_worker_init(worker):
+    """Let the worker's app take over the consumers only while the worker is not stopping."""
+    from events_service.app import serving_while  # noqa: PLC0415 - imported in the worker, where the app lives
+
+    serving_while(worker.wsgi, lambda: worker.alive)
+
+
 def worker_exit(server, worker):
     """Stop the consumers and the producer when the worker exits (SIGTERM, SIGINT, max requests)."""
     from events_service.app import shutdown  # noqa: PLC0415 - imported in the worker, where the app lives

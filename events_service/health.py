@@ -18,15 +18,15 @@ bp.add_url_rule("/metrics", "metrics", metrics_view)
 
 @bp.get("/api/events/health")
 def health() -> Response | tuple[Response, int]:
-    """Answer 200 while the service can serve, with the broker's state and every worker's consumers.
+    """Answer 200 while the service can serve, with the broker's state and the replica's consumers.
 
-    This worker's consumers are described as they are now; the other workers' as they
-    reported last (every second). A consumer thread only ends when the service stops; one
-    that ended otherwise, in any worker, makes this 503.
+    The consumers run in one worker of the replica (lease.py): described as they are now when
+    that worker answers, else as it reported them last (every second). A consumer thread
+    only ends when the service stops; one that ended otherwise makes this 503.
     """
     pid = os.getpid()
     consumers = [{**worker.describe(), "worker": pid, "reported_seconds_ago": 0.0}
-                 for worker in consumers_of(current_app)]
+                 for worker in consumers_of(current_app) if worker.started]
     consumers += shared_of(current_app).consumers(besides=pid)
     body = {
         "status": True,
