@@ -1,11 +1,12 @@
 """Gunicorn settings of the events service; the Procfile and the Dockerfile both load this module.
 
-Two gevent workers by default, each a whole events service: a producer, consumers and a
-broker watch. Every consumer of every worker and replica is a member of one consumer
-group, which splits the partitions between them. What a user reads from whichever worker
-answers is the replica's: the recent events and every worker's consumer states are in a
-SQLite file in ``EVENTS_STATE_DIR`` (events_service/shared.py), and ``/metrics`` sums the
-workers' samples in ``PROMETHEUS_MULTIPROC_DIR``. The master prepares both directories.
+Two gevent workers by default. Every worker publishes, with a producer of its own; one
+worker of the replica, the one holding the consumer lease (events_service/lease.py), runs
+the consumers, so each replica is one member of the consumer group. What a user reads
+from whichever worker answers is the replica's: the recent events and the consumers'
+state are in a SQLite file in ``EVENTS_STATE_DIR`` (events_service/shared.py), and
+``/metrics`` sums the workers' samples in ``PROMETHEUS_MULTIPROC_DIR``. The master
+prepares both directories.
 
 gevent because a request spends its time waiting for the broker's ack, and greenlets wait
 far more cheaply than threads (one gevent worker served 1.7 times the events per second of
