@@ -8,7 +8,7 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from gunicorn import util
+from gunicorn import glogging, util
 
 from cinema_common.env import ConfigError, EnvReader
 
@@ -35,6 +35,44 @@ def write_json_error(sock: socket.socket, status: int, reason: str, message: str
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
+class AccessLogger(glogging.Logger):
+    """gunicorn's logger, with access lines that skip what the format does not print.
+
+    gunicorn builds an atom for every request header, response header and WSGI environ
+    entry of every request, whatever the format; with the default format, which prints
+    none of them, that was most of the access log's cost (about 50 µs a request in the
+    events service). Formats that name ``{...}i``, ``{...}o`` or ``{...}e`` atoms get them all.
+    """
+
+    def atoms(self, resp, req, environ, request_time) -> dict[str, Any]:
+        """Return the atoms of one access line; the per-header ones only when the format uses them."""
+        if "}" in self.cfg.access_log_format:
+            return super().atoms(resp, req, environ, request_time)
+        status = resp.status
+        sent = getattr(resp, "sent", None)
+        return {
+            "h": environ.get("REMOTE_ADDR", "-"),
+            "l": "-",
+            "u": self._get_user(environ) or "-",
+            "t": self.now(),
+            "r": f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}",
+            "s": status.split(None, 1)[0] if isinstance(status, str) else status,
+            "m": environ.get("REQUEST_METHOD"),
+            "U": environ.get("PATH_INFO"),
+            "q": environ.get("QUERY_STRING"),
+            "H": environ.get("SERVER_PROTOCOL"),
+            "b": "-" if sent is None else str(sent),
+            "B": sent,
+            "f": environ.get("HTTP_REFERER", "-"),
+            "a": environ.get("HTTP_USER_AGENT", "-"),
+            "T": request_time.seconds,
+            "D": request_time.seconds * 1_000_000 + request_time.microseconds,
+            "M": request_time.seconds * 1000 + request_time.microseconds // 1000,
+            "L": f"{request_time.seconds}.{request_time.microseconds:06d}",
+            "p": f"<{os.getpid()}>",
+        }
+
+
 def gunicorn_settings(from_env: Callable[[], _ServiceConfig], service: str, *, workers: int = 2,
                       threads: int = 4, worker_class: str = "gthread",
                       environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
@@ -56,6 +94,7 @@ def gunicorn_settings(from_env: Callable[[], _ServiceConfig], service: str, *, w
             "worker_class": env.string("GUNICORN_WORKER_CLASS", worker_class),
             "proc_name": service,
             "accesslog": "-",
+            "logger_class": "cinema_common.serving.AccessLogger",
             "errorlog": "-",
             "timeout": 30,
             "graceful_timeout": 20,

@@ -1,0 +1,46 @@
+"""The services' gunicorn logger: access lines as gunicorn writes them, built for less."""
+
+from __future__ import annotations
+
+import datetime
+from types import SimpleNamespace
+
+import pytest
+from gunicorn import glogging
+from gunicorn.config import Config
+
+from cinema_common.serving import AccessLogger
+
+ENVIRON = {
+    "REMOTE_ADDR": "10.1.2.3", "REQUEST_METHOD": "POST", "RAW_URI": "/api/events/movie?x=1",
+    "PATH_INFO": "/api/events/movie", "QUERY_STRING": "x=1", "SERVER_PROTOCOL": "HTTP/1.1",
+    "HTTP_USER_AGENT": "curl/8.5", "HTTP_AUTHORIZATION": "Basic YWxpY2U6c2VjcmV0",
+}
+
+
+def _line(logger_class: type[glogging.Logger], access_log_format: str | None, status: str | int) -> str:
+    config = Config()
+    if access_log_format is not None:
+        config.set("access_log_format", access_log_format)
+    logger = logger_class(config)
+    logger.now = lambda: "[26/Nov/2026:08:00:00 +0000]"  # the same instant for both loggers
+    response = SimpleNamespace(status=status, sent=214, headers=[("Content-Type", "application/json")])
+    request = SimpleNamespace(headers=[("Host", "events"), ("User-Agent", "curl/8.5")])
+    took = datetime.timedelta(seconds=1, microseconds=2345)
+    atoms = logger.atoms_wrapper_class(logger.atoms(response, request, ENVIRON, took))
+    return config.access_log_format % atoms
+
+
+@pytest.mark.parametrize("access_log_format", [
+    None,  # gunicorn's default, the one the services use
+    '%(h)s %(u)s %(m)s %(U)s %(q)s %(H)s %(s)s %(B)s %(T)s %(D)s %(M)s %(L)s %(p)s "%(f)s"',
+    '%(r)s %({host}i)s %({content-type}o)s %({remote_addr}e)s',  # per-header atoms: gunicorn's own path
+])
+@pytest.mark.parametrize("status", ["201 CREATED", 404])
+def test_access_lines_are_those_gunicorn_writes(access_log_format, status):
+    assert _line(AccessLogger, access_log_format, status) == _line(glogging.Logger, access_log_format, status)
+
+
+def test_the_default_line_has_every_field():
+    assert _line(AccessLogger, None, "201 CREATED") == (
+        '10.1.2.3 - alice [26/Nov/2026:08:00:00 +0000] "POST /api/events/movie?x=1 HTTP/1.1" 201 214 "-" "curl/8.5"')
