@@ -175,7 +175,11 @@ def shared_of(app: Flask) -> SharedState:
 def close(app: Flask) -> None:
     """Forget this worker's consumers and close; a private directory is removed."""
     shared, private = app.extensions[_EXTENSION]
-    shared.forget(os.getpid())
+    try:
+        shared.forget(os.getpid())
+    except sqlite3.Error as error:
+        # Harmless: readers skip the rows of a process that is gone, and the gunicorn master drops them.
+        log.warning("could not forget this worker's consumers", extra={"detail": str(error)})
     shared.close()
     if private:
         shutil.rmtree(shared.path.parent, ignore_errors=True)
