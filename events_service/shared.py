@@ -132,7 +132,7 @@ def forget_worker(directory: Path, pid: int) -> None:
 
 
 def _running(pid: int) -> bool:
-    """Tell whether process ``pid`` exists; a worker killed too hard to be forgotten leaves its rows behind."""
+    """Tell whether process ``pid`` exists: rows of a worker that died unforgotten are skipped."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
