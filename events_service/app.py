@@ -22,7 +22,7 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(config: Config | None = None) -> Flask:
-    """Build the events service and start its broker watch and consumer threads.
+    """Build the events service; start its broker watch, and its consumers once it holds the replica's lease.
 
     gunicorn calls this once in each worker (see gunicorn_conf.py); nothing here waits for
     Kafka, so the service starts and answers 503 while the broker is away.
