@@ -124,7 +124,7 @@ def _consumed_after_catching_up(events: Server, expected: set[str]) -> list[str]
 
 def _consumed_ids(events: Server) -> list[str]:
     ids = []
-    for line in events.log.read_text(errors="replace").splitlines():
+    for line in events.log().splitlines():
         if line.startswith("{") and '"event consumed"' in line:
             ids.append(json.loads(line)["event_id"])
     return ids

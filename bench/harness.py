@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -24,35 +22,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack.net import free_port, wait_for_port
+from devstack.server import GunicornServer
 
-ROOT = Path(__file__).resolve().parent.parent
 _REPORT_LUA = (Path(__file__).parent / "report.lua").read_text()
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 GATEWAY_CONFIG = "proxy_service.gunicorn_conf"
-_SHARED_DIRS = ("PROMETHEUS_MULTIPROC_DIR", "EVENTS_STATE_DIR")
 
 
-class Server:
+class Server(GunicornServer):
     """One gunicorn server on a free loopback port, started with a gunicorn configuration module."""
 
     def __init__(self, name: str, app: str, env: dict[str, str], log_dir: Path, config: str = GATEWAY_CONFIG) -> None:
         self.name = name
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        # Each master makes the directories its workers share.
-        environ = {key: value for key, value in os.environ.items() if key not in _SHARED_DIRS}
-        environ.update(env, PORT=str(self.port), BIND_HOST="127.0.0.1", PYTHONPATH=str(ROOT))
-        self.log = log_dir / f"{name}.log"
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", f"python:{config}", app],
-                cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            wait_for_port(self.port, timeout=30)
-        except TimeoutError:
-            self.stop()
-            raise SystemExit(f"{name} did not start; its log:\n{self.log.read_text()[-3000:]}") from None
+            super().__init__(config, app, env, log_dir / f"{name}.log")
+        except RuntimeError as error:
+            raise SystemExit(f"{name}: {error}") from None
 
     def get(self, path: str) -> int:
         """Send one GET and return the status, to check the server answers before measuring it."""
@@ -74,15 +59,9 @@ class Server:
             pending.extend(int(child) for child in children)
         return total
 
-    def stop(self) -> None:
+    def stop(self) -> int:
         """Stop the master and its workers."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        return super().stop(timeout=15)
 
 
 @dataclass(frozen=True)
@@ -217,5 +196,5 @@ def wait_until_answering(server: Server, path: str, timeout: float = 30) -> None
         except OSError:
             pass
         if time.monotonic() > deadline:
-            raise SystemExit(f"{server.name} does not answer {path}; its log:\n{server.log.read_text()[-3000:]}")
+            raise SystemExit(f"{server.name} does not answer {path}; its log:\n{server.log()[-3000:]}")
         time.sleep(0.1)

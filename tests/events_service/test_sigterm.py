@@ -42,8 +42,8 @@ def test_sigterm_loses_nothing_and_logs_nothing_twice(broker, tmp_path):
         stop_posting.set()
         for poster in posters:
             poster.join(15)
-    assert exit_code == 0, first.log.read_text()[-2000:]
-    log = first.log.read_text()
+    assert exit_code == 0, first.log()[-2000:]
+    log = first.log()
     assert '"message": "consumer stopped"' in log
     assert '"message": "events service stopped"' in log
 

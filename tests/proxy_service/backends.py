@@ -5,11 +5,9 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
-import os
 import signal
 import socket
 import socketserver
-import subprocess
 import sys
 import threading
 import time
@@ -17,7 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from devstack.net import free_port, wait_for_port
+import devstack.server
+from devstack.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -152,45 +151,21 @@ class RawBackend:
         self._server.server_close()
 
 
-class GunicornServer:
+class GunicornServer(devstack.server.GunicornServer):
     """A service under gunicorn with its own gunicorn settings module, its output kept in a file."""
 
     def __init__(self, package: str, env: dict[str, str], log_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        environ = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
-        environ.update({"PORT": str(self.port), "BIND_HOST": "127.0.0.1", "PYTHONPATH": str(ROOT),
-                        "WEB_CONCURRENCY": "2"}, **env)
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", f"python:{package}.gunicorn_conf",
-                 f"{package}.app:create_app()"],
-                cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            wait_for_port(self.port, timeout=30)
-        except TimeoutError:
-            self.stop()
-            raise AssertionError(f"{package} did not start:\n{self.log()}") from None
-
-    def log(self) -> str:
-        """Return everything the gateway wrote so far."""
-        return self.log_path.read_text(errors="replace")
+        super().__init__(f"{package}.gunicorn_conf", f"{package}.app:create_app()",
+                         {"WEB_CONCURRENCY": "2", **env}, log_path)
 
     def access_lines(self) -> list[dict[str, Any]]:
         """Return the JSON access-log lines written so far."""
         lines = [line for line in self.log().splitlines() if line.startswith("{")]
         return [entry for entry in map(json.loads, lines) if entry.get("logger") == "proxy_service.access"]
 
-    def stop(self) -> None:
+    def stop(self) -> int:
         """Stop the master and its workers (quick shutdown: tests need no grace period)."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        return super().stop(signal.SIGINT, timeout=20)
 
 
 class GunicornGateway(GunicornServer):
