@@ -44,9 +44,14 @@ class AccessLogger(glogging.Logger):
     events service). Formats that name ``{...}i``, ``{...}o`` or ``{...}e`` atoms get them all.
     """
 
+    def setup(self, cfg) -> None:
+        """Read the settings (at start and on every reload), and whether the format names per-header atoms."""
+        super().setup(cfg)
+        self._format_names_headers = "}" in cfg.access_log_format
+
     def atoms(self, resp, req, environ, request_time) -> dict[str, Any]:
         """Return the atoms of one access line; the per-header ones only when the format uses them."""
-        if "}" in self.cfg.access_log_format:
+        if self._format_names_headers:
             return super().atoms(resp, req, environ, request_time)
         status = resp.status
         sent = getattr(resp, "sent", None)
