@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 
 
-class BackgroundThread:
+class BackgroundThread(ABC):
     """Runs ``_run`` in a daemon thread; ``_run`` returns once ``_stop`` is set."""
 
     def __init__(self, name: str) -> None:
@@ -22,5 +23,6 @@ class BackgroundThread:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    @abstractmethod
     def _run(self) -> None:
-        raise NotImplementedError
+        """The thread's work; return once ``self._stop`` is set."""
