@@ -79,10 +79,12 @@ def offline_app(make_app: Callable[[Config], Flask]) -> Flask:
                             broker_check_seconds=0.2, consume_events=False))
 
 
-def wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:
-    """Return once ``condition()`` is true; fail the test after ``timeout`` seconds."""
+def wait_until(condition: Callable[[], object], timeout: float, what: str,
+               evidence: Callable[[], str] | None = None) -> None:
+    """Return once ``condition()`` is true; fail the test after ``timeout`` seconds, with ``evidence()`` if given."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
+            detail = f"\n{evidence()}" if evidence else ""
+            pytest.fail(f"timed out after {timeout:g}s waiting for {what}{detail}")
         time.sleep(0.05)

@@ -28,10 +28,22 @@ class Service(GunicornServer):
         assert self.process.poll() is None, self.log()
         try:
             return requests.get(f"{self.url}/api/events/ready", timeout=1).status_code == 200
-        except requests.ConnectionError:
-            return False
+        except (requests.ConnectionError, requests.Timeout):
+            return False  # not listening yet, or the connection waits in the backlog while a worker boots
+
+    def evidence(self) -> str:
+        """Return what explains a wait that timed out: the health answer and the log without its per-event lines."""
+        try:
+            health = requests.get(f"{self.url}/api/events/health", timeout=2).text
+        except requests.RequestException as error:
+            health = f"no health answer: {error}"
+        lines = [line for line in self.log().splitlines()
+                 if '"event consumed"' not in line and '"POST /api/events/' not in line]
+        return f"health: {health}\nlog, without the per-event lines:\n" + "\n".join(lines[-60:])
 
     def consumed(self) -> list[str]:
         """Return the event ids of every 'event consumed' line so far."""
-        lines = (json.loads(line) for line in self.log().splitlines() if line.startswith("{"))
+        text = self.log()
+        complete = text[:text.rfind("\n") + 1]  # the last line may be half written
+        lines = (json.loads(line) for line in complete.splitlines() if line.startswith("{"))
         return [line["event_id"] for line in lines if line.get("message") == "event consumed"]

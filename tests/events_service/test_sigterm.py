@@ -35,7 +35,8 @@ def test_sigterm_loses_nothing_and_logs_nothing_twice(broker, tmp_path):
     try:
         for poster in posters:
             poster.start()
-        wait_until(lambda: len(first.consumed()) >= 200, 30, "the first instance to consume 200 events")
+        wait_until(lambda: len(first.consumed()) >= 200, 60, "the first instance to consume 200 events",
+                   first.evidence)
     finally:
         # Stopped while it publishes and consumes: the worker drains requests, commits, leaves the group.
         exit_code = first.stop()
@@ -49,8 +50,8 @@ def test_sigterm_loses_nothing_and_logs_nothing_twice(broker, tmp_path):
 
     second = Service(broker.bootstrap, group, tmp_path / "second.log")
     try:
-        wait_until(lambda: set(acknowledged) <= set(first.consumed()) | set(second.consumed()), 30,
-                   "every acknowledged event to be consumed by one instance or the other")
+        wait_until(lambda: set(acknowledged) <= set(first.consumed()) | set(second.consumed()), 60,
+                   "every acknowledged event to be consumed by one instance or the other", second.evidence)
     finally:
         assert second.stop() == 0
     counts = Counter(first.consumed() + second.consumed())

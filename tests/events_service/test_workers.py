@@ -39,18 +39,18 @@ def _consumers(url: str) -> list[dict]:
     return requests.get(f"{url}/api/events/health", timeout=5).json()["consumers"]
 
 
-def _consuming_in(url: str, besides: int = 0) -> int:
+def _consuming_in(service: Service, besides: int = 0) -> int:
     """Wait for one worker (other than ``besides``) whose one consumer owns every partition; return its pid."""
     owners: list[int] = []
 
     def found() -> bool:
-        consumers = _consumers(url)
+        consumers = _consumers(service.url)
         if len(consumers) == 1 and consumers[0]["state"] == "consuming" and consumers[0]["worker"] != besides \
                 and len(consumers[0]["assigned_partitions"]) == PARTITIONS:
             owners.append(consumers[0]["worker"])
         return bool(owners)
 
-    wait_until(found, 30, "one worker to consume every partition")
+    wait_until(found, 30, "one worker to consume every partition", service.evidence)
     return owners[0]
 
 
@@ -63,15 +63,15 @@ def test_one_worker_consumes_for_the_replica_and_another_takes_over_when_it_dies
     service = Service(broker.bootstrap, f"events-workers-{os.getpid()}", tmp_path / "service.log",
                       WEB_CONCURRENCY="2", RECENT_EVENTS_CAPACITY=str(CAPACITY))
     try:
-        owner = _consuming_in(service.url)
+        owner = _consuming_in(service)
         before = _post_many(service.url, range(1, EVENTS + 1))
-        wait_until(lambda: before <= set(service.consumed()), 30, "the first events to be consumed")
+        wait_until(lambda: before <= set(service.consumed()), 30, "the first events to be consumed", service.evidence)
 
         # The owner dies without a word; the other worker takes the lease and the partitions over.
         os.kill(owner, signal.SIGKILL)
-        _consuming_in(service.url, besides=owner)
+        _consuming_in(service, besides=owner)
         after = _post_many(service.url, range(EVENTS + 1, 2 * EVENTS + 1))
-        wait_until(lambda: after <= set(service.consumed()), 30, "the later events to be consumed")
+        wait_until(lambda: after <= set(service.consumed()), 30, "the later events to be consumed", service.evidence)
 
         # Whoever answers shows what the dead worker consumed too: the view is the replica's.
         for _ in range(6):
