@@ -78,7 +78,8 @@ class EventPublisher:
         try:
             self._producer_by(time.monotonic() + self._config.ack_timeout_seconds, None)
         except ApiError:
-            log.warning("kafka producer not created yet; the next request will try again")
+            if not self._closed:  # a worker that is stopping has nothing to retry
+                log.warning("kafka producer not created yet; the next request will try again")
 
     def start_over(self) -> None:
         """Drop the producer, whose producer id belonged to a broker that lost its data; a new one follows."""
