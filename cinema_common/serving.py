@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from gunicorn import glogging, util
+from gunicorn.http import wsgi
 
 from cinema_common.env import ConfigError, EnvReader
 
@@ -33,6 +34,28 @@ def write_json_error(sock: socket.socket, status: int, reason: str, message: str
     head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n")
     util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+class CoalescingResponse(wsgi.Response):
+    """gunicorn's response, sending the header block and the first body bytes with one ``send``.
+
+    gunicorn sends the header block and then each body chunk on their own; for the usual
+    response, a single chunk, that is two sends, and two wake-ups of the client, where one
+    does. Chunked and bodiless responses, and everything after the first chunk, go gunicorn's way.
+    """
+
+    def write(self, arg: bytes) -> None:
+        """Send ``arg``, preceded by the header block if that has not gone yet."""
+        if (self.headers_sent or self.chunked or self._omits_body or not isinstance(arg, bytes)
+                or (self.response_length is not None and len(arg) > self.response_length)):
+            super().write(arg)
+            return
+        head = self.default_headers()
+        head.extend(f"{name}: {value}\r\n" for name, value in self.headers)
+        head.append("\r\n")
+        self.headers_sent = True
+        self.sent += len(arg)
+        util.write(self.sock, "".join(head).encode("latin-1") + arg)
 
 
 class AccessLogger(glogging.Logger):
@@ -90,6 +113,8 @@ def gunicorn_settings(from_env: Callable[[], _ServiceConfig], service: str, *, w
     # Gunicorn answers a request it cannot parse before any app sees it, with an HTML page; every
     # worker calls gunicorn.util.write_error for that, so replacing it keeps every error JSON.
     util.write_error = write_json_error
+    # wsgi.create builds every HTTP/1 response from this module attribute.
+    wsgi.Response = CoalescingResponse
     env = EnvReader(environ)
     try:
         return {

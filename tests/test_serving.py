@@ -1,4 +1,4 @@
-"""The services' gunicorn logger: access lines as gunicorn writes them, built for less."""
+"""The services' gunicorn pieces: access lines and responses as gunicorn writes them, built for less."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import datetime
 from types import SimpleNamespace
 
 import pytest
-from gunicorn import glogging
+from gunicorn import glogging, util
 from gunicorn.config import Config
+from gunicorn.http import wsgi
 
-from cinema_common.serving import AccessLogger
+from cinema_common.serving import AccessLogger, CoalescingResponse
 
 ENVIRON = {
     "REMOTE_ADDR": "10.1.2.3", "REQUEST_METHOD": "POST", "RAW_URI": "/api/events/movie?x=1",
@@ -44,3 +45,43 @@ def test_access_lines_are_those_gunicorn_writes(access_log_format, status):
 def test_the_default_line_has_every_field():
     assert _line(AccessLogger, None, "201 CREATED") == (
         '10.1.2.3 - alice [26/Nov/2026:08:00:00 +0000] "POST /api/events/movie?x=1 HTTP/1.1" 201 214 "-" "curl/8.5"')
+
+
+class _Socket:
+    """Records what each ``sendall`` carried."""
+
+    def __init__(self) -> None:
+        self.sends: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.sends.append(bytes(data))
+
+
+def _sends(response_class: type[wsgi.Response], method: str, version: tuple[int, int], status: str,
+           headers: list[tuple[str, str]], chunks: list[bytes]) -> list[bytes]:
+    request = SimpleNamespace(method=method, version=version, should_close=lambda: False)
+    sock = _Socket()
+    response = response_class(request, sock, Config())
+    write = response.start_response(status, headers)
+    for chunk in chunks:
+        write(chunk)
+    response.close()
+    return sock.sends
+
+
+@pytest.mark.parametrize(("method", "version", "status", "headers", "chunks", "ours", "theirs"), [
+    ("GET", (1, 1), "200 OK", [("Content-Length", "5")], [b"hello"], 1, 2),
+    ("GET", (1, 1), "200 OK", [("Content-Length", "5")], [b"hel", b"lo"], 2, 3),
+    ("GET", (1, 1), "200 OK", [("Content-Length", "3")], [b"hello"], 2, 2),  # cut to its length: gunicorn's way
+    ("GET", (1, 1), "200 OK", [], [b"hel", b"lo"], 4, 4),  # chunked: gunicorn's way
+    ("GET", (1, 0), "200 OK", [], [b"hello"], 1, 2),  # HTTP/1.0 without a length: the body runs to the close
+    ("HEAD", (1, 1), "200 OK", [("Content-Length", "5")], [b"hello"], 1, 1),  # the body does not go out
+    ("GET", (1, 1), "204 No Content", [], [], 1, 1),
+])
+def test_responses_are_the_bytes_gunicorn_sends_in_fewer_sends(monkeypatch, method, version, status, headers,
+                                                              chunks, ours, theirs):
+    monkeypatch.setattr(util, "http_date", lambda: "Thu, 26 Nov 2026 08:00:00 GMT")
+    coalesced = _sends(CoalescingResponse, method, version, status, headers, chunks)
+    gunicorns = _sends(wsgi.Response, method, version, status, headers, chunks)
+    assert b"".join(coalesced) == b"".join(gunicorns)
+    assert (len(coalesced), len(gunicorns)) == (ours, theirs)
