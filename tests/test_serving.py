@@ -10,7 +10,8 @@ from gunicorn import glogging, util
 from gunicorn.config import Config
 from gunicorn.http import wsgi
 
-from cinema_common.serving import AccessLogger, CoalescingResponse
+from cinema_common.serving import AccessLogger, CoalescingResponse, gunicorn_settings
+from monolith.config import Config as MonolithConfig
 
 ENVIRON = {
     "REMOTE_ADDR": "10.1.2.3", "REQUEST_METHOD": "POST", "RAW_URI": "/api/events/movie?x=1",
@@ -82,6 +83,12 @@ def test_responses_are_the_bytes_gunicorn_sends_in_fewer_sends(monkeypatch, meth
                                                               chunks, ours, theirs):
     monkeypatch.setattr(util, "http_date", lambda: "Thu, 26 Nov 2026 08:00:00 GMT")
     coalesced = _sends(CoalescingResponse, method, version, status, headers, chunks)
-    gunicorns = _sends(wsgi.Response, method, version, status, headers, chunks)
+    # gunicorn's own class: wsgi.Response itself is replaced once any test has called gunicorn_settings.
+    gunicorns = _sends(CoalescingResponse.__base__, method, version, status, headers, chunks)
     assert b"".join(coalesced) == b"".join(gunicorns)
     assert (len(coalesced), len(gunicorns)) == (ours, theirs)
+
+
+def test_the_services_gunicorn_settings_put_the_coalescing_response_in_place():
+    gunicorn_settings(lambda: MonolithConfig.from_env({}), "monolith", environ={})
+    assert wsgi.Response is CoalescingResponse
