@@ -21,7 +21,7 @@ from pathlib import Path
 from cinema_common import multiproc
 from cinema_common.serving import gunicorn_settings
 from events_service.config import Config
-from events_service.shared import forget_worker
+from events_service.shared import forget_worker, prepare
 
 SERVICE = "events_service"
 STATE_ENV = "EVENTS_STATE_DIR"
@@ -36,11 +36,13 @@ _created_dirs: list[str] = []
 
 
 def on_starting(server):
-    """Prepare the shared directories in the master, before any worker imports prometheus-client."""
+    """Prepare the shared directories and the state database in the master, before any worker starts."""
     for path, created in (multiproc.prepare_dir(SERVICE),
                           multiproc.prepare_dir(SERVICE, variable=STATE_ENV, stale="events.sqlite3*")):
         if created:
             _created_dirs.append(path)
+    # Made once here, so that the workers, which start together, do not race to make it.
+    prepare(Path(os.environ[STATE_ENV]))
 
 
 def child_exit(server, worker):

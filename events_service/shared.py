@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +36,15 @@ _EXTENSION = "events.shared"
 FILE_NAME = "events.sqlite3"
 # How long a worker waits for another's write to finish before giving up on a statement.
 _BUSY_SECONDS = 5.0
+# Made in one transaction: a worker that finds the file sees both tables or neither.
 _SCHEMA = """
+BEGIN IMMEDIATE;
 CREATE TABLE IF NOT EXISTS recent (seq INTEGER PRIMARY KEY, entry TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS consumers (
     pid INTEGER NOT NULL, name TEXT NOT NULL, state TEXT NOT NULL, reported REAL NOT NULL,
     PRIMARY KEY (pid, name)
 );
+COMMIT;
 """
 
 
@@ -56,11 +59,10 @@ class SharedState:
         self.capacity = capacity
         self.path = directory / FILE_NAME
         self._lock = threading.Lock()
+        prepare(directory)
         self._db = sqlite3.connect(self.path, timeout=_BUSY_SECONDS, isolation_level=None, check_same_thread=False)
-        # The file is a view that dies with the replica: no fsync, readers never block the writer.
+        # The file is a view that dies with the replica: no fsync.
         self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
 
     def add(self, entries: Iterable[dict[str, Any]]) -> None:
         """Remember consumed events, oldest first, forgetting the oldest beyond the capacity."""
@@ -115,6 +117,31 @@ class SharedState:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+
+def prepare(directory: Path) -> None:
+    """Make the replica's database in ``directory``, in WAL mode and with its tables, unless it is made already.
+
+    The gunicorn master calls this before it starts workers, and every worker calls it
+    again, which changes nothing when the file is ready. Workers that race to make it anyway
+    (the app run without gunicorn_conf.py) wait for each other: SQLite refuses the switch to
+    WAL at once, without waiting, while another connection holds the file.
+
+    :raises sqlite3.OperationalError: when the file stays locked for ``_BUSY_SECONDS``.
+    """
+    deadline = time.monotonic() + _BUSY_SECONDS
+    while True:
+        try:
+            with closing(sqlite3.connect(directory / FILE_NAME, timeout=_BUSY_SECONDS, isolation_level=None)) as db:
+                # WAL lets readers work while a consumer writes; the mode stays with the file.
+                if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def forget_worker(directory: Path, pid: int) -> None:

@@ -1,0 +1,43 @@
+"""The replica's shared state as a unit: workers that open a new one at the same moment, as gunicorn starts them."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+from events_service.shared import SharedState
+
+WORKERS = 6
+STARTS = 15
+
+
+def _open(directory: str, barrier, failures) -> None:
+    barrier.wait()
+    try:
+        state = SharedState(Path(directory), capacity=10)
+        state.add([{"event": {"id": "x"}}])
+        state.close()
+    except Exception as error:
+        failures.put(f"{type(error).__name__}: {error}")
+
+
+def test_workers_that_open_a_new_state_at_the_same_moment_all_start(tmp_path):
+    context = multiprocessing.get_context("fork")
+    failures = context.Queue()
+    for start in range(STARTS):
+        directory = tmp_path / f"start-{start}"
+        directory.mkdir()
+        barrier = context.Barrier(WORKERS)
+        processes = [context.Process(target=_open, args=(str(directory), barrier, failures)) for _ in range(WORKERS)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(30)
+        assert [process.exitcode for process in processes] == [0] * WORKERS
+        state = SharedState(directory, capacity=10)
+        assert state.latest(100) == [{"event": {"id": "x"}}] * WORKERS
+        state.close()
+    found = []
+    while not failures.empty():
+        found.append(failures.get())
+    assert found == []
