@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS consumers (
 );
 COMMIT;
 """
+_FORGET = "DELETE FROM consumers WHERE pid = ?"
 
 
 class SharedState:
@@ -84,7 +85,7 @@ class SharedState:
         now = time.time()
         rows = [(pid, consumer["name"], json.dumps(consumer), now) for consumer in consumers]
         with self._transaction():
-            self._db.execute("DELETE FROM consumers WHERE pid = ?", (pid,))
+            self._db.execute(_FORGET, (pid,))
             self._db.executemany("INSERT INTO consumers VALUES (?, ?, ?, ?)", rows)
 
     def consumers(self, *, besides: int) -> list[dict[str, Any]]:
@@ -99,7 +100,7 @@ class SharedState:
     def forget(self, pid: int) -> None:
         """Drop what worker ``pid`` reported: it has stopped."""
         with self._lock:
-            self._db.execute("DELETE FROM consumers WHERE pid = ?", (pid,))
+            self._db.execute(_FORGET, (pid,))
 
     def close(self) -> None:
         """Close this process's connection."""
@@ -145,17 +146,13 @@ def prepare(directory: Path) -> None:
 
 
 def forget_worker(directory: Path, pid: int) -> None:
-    """Drop what a worker that exited reported; the gunicorn master calls this, without a SharedState."""
-    path = directory / FILE_NAME
-    if not path.exists():
-        return
-    db = sqlite3.connect(path, timeout=_BUSY_SECONDS, isolation_level=None)
+    """Drop what a worker that exited reported; the gunicorn master, which made the file, calls this."""
     try:
-        db.execute("DELETE FROM consumers WHERE pid = ?", (pid,))
-    except sqlite3.OperationalError:
-        pass  # no worker created the table yet
-    finally:
-        db.close()
+        with closing(sqlite3.connect(directory / FILE_NAME, timeout=_BUSY_SECONDS, isolation_level=None)) as db:
+            db.execute(_FORGET, (pid,))
+    except sqlite3.Error as error:
+        # Harmless: readers skip the rows of a process that is gone.
+        log.warning("could not forget an exited worker's consumers", extra={"worker": pid, "detail": str(error)})
 
 
 def _running(pid: int) -> bool:
