@@ -31,7 +31,7 @@ export PYTHONUNBUFFERED := 1
 HEALTH_URLS = tcp://127.0.0.1:$(POSTGRES_PORT) tcp://127.0.0.1:$(KAFKA_PORT) \
               http://127.0.0.1:$(MONOLITH_PORT)/health \
               http://127.0.0.1:$(MOVIES_PORT)/api/movies/health \
-              http://127.0.0.1:$(EVENTS_PORT)/api/events/health \
+              http://127.0.0.1:$(EVENTS_PORT)/api/events/ready \
               http://127.0.0.1:$(PROXY_PORT)/health
 REQUIREMENTS := requirements.txt $(wildcard */requirements.txt)
 PIDFILE := $(VAR_DIR)/stack.pid
