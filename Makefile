@@ -119,10 +119,18 @@ compose-logs: ## every Compose service's state and logs
 compose-down: ## stop the Compose stack and delete its volumes
 	docker compose down --volumes --remove-orphans
 
-# What `make test` needs beyond Python 3.11 and Node.js on a Debian or Ubuntu machine: plantuml
-# and graphviz for the diagrams test. The CI workflow runs this; .ci/run installs the same.
+# What `make test` needs beyond Python 3.11 and make on a Debian or Ubuntu machine: plantuml and
+# graphviz for the diagrams test, and Node.js with npm for newman (the CI workflow has Node.js
+# from actions/setup-node already). Only what is missing is installed; .ci/run checks the same.
 CI_PACKAGES := plantuml graphviz
+NODE_PACKAGES := nodejs npm
+MISSING_PACKAGES = $(strip $(if $(shell command -v plantuml),,plantuml) $(if $(shell command -v dot),,graphviz) \
+                   $(if $(shell command -v npm),,$(NODE_PACKAGES)))
 .PHONY: ci-packages
-ci-packages: ## install the system packages make test needs (apt-get; sudo unless root)
+ci-packages: ## install what make test needs beyond Python and make: plantuml, graphviz, nodejs, npm (apt-get)
+ifeq ($(MISSING_PACKAGES),)
+	@echo "nothing to install: plantuml, dot and npm are on PATH"
+else
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
-	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CI_PACKAGES)
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(MISSING_PACKAGES)
+endif
