@@ -28,7 +28,8 @@ def create_app(config: Config | None = None, *, random_source: Callable[[], floa
     metrics = Metrics()
     upstreams = {
         name: Upstream(name, config.address(name), connect_timeout=config.connect_timeout_seconds,
-                       read_timeout=config.read_timeout_seconds, pool_size=config.upstream_pool_size)
+                       read_timeout=config.read_timeout_seconds, pool_size=config.upstream_pool_size,
+                       buffer_limit=config.response_buffer_bytes)
         for name in (MONOLITH, MOVIES, EVENTS)
     }
     routing = RoutingSource(config.routing, config.routing_config_file, check_seconds=config.routing_check_seconds,

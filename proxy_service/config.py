@@ -80,7 +80,8 @@ class Config:
     migration_salt: str = "cinemaabyss-movies"
     connect_timeout_seconds: float = 2.0
     read_timeout_seconds: float = 10.0
-    max_body_bytes: int = 10 * 1024 * 1024
+    max_body_bytes: int = 1024 * 1024
+    response_buffer_bytes: int = 8 * 1024 * 1024
     upstream_pool_size: int = 64
     circuit_failure_threshold: int = 5
     circuit_cooldown_seconds: float = 10.0
@@ -118,8 +119,9 @@ class Config:
             read_timeout_seconds=env.number("UPSTREAM_READ_TIMEOUT_SECONDS", default["read_timeout_seconds"],
                                             minimum=0.01),
             max_body_bytes=env.integer("MAX_BODY_BYTES", default["max_body_bytes"], minimum=0),
+            response_buffer_bytes=env.integer("RESPONSE_BUFFER_BYTES", default["response_buffer_bytes"], minimum=0),
             upstream_pool_size=env.integer("UPSTREAM_POOL_SIZE", default["upstream_pool_size"],
-                                           minimum=0, maximum=10000),
+                                           minimum=1, maximum=10000),
             circuit_failure_threshold=env.integer("CIRCUIT_FAILURE_THRESHOLD", default["circuit_failure_threshold"],
                                                   minimum=1, maximum=1000),
             circuit_cooldown_seconds=env.number("CIRCUIT_COOLDOWN_SECONDS", default["circuit_cooldown_seconds"],

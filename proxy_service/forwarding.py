@@ -13,8 +13,12 @@ import re
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
+from gunicorn.http.errors import ParseException
+
+from proxy_service.config import UpstreamAddress
+from proxy_service.locations import REWRITTEN, rewrite_location
 from proxy_service.upstream import Response
 
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
@@ -33,6 +37,10 @@ class BodyTooLarge(Exception):
     """A request body over the configured limit."""
 
 
+class BadBody(Exception):
+    """A request body that cannot be forwarded: cut short by the client, or with broken chunked framing."""
+
+
 def request_id_of(environ: dict[str, Any]) -> str:
     """Return the client's ``X-Request-ID`` when it is a sane token, else a new one."""
     sent = environ.get("HTTP_X_REQUEST_ID")
@@ -46,31 +54,44 @@ def read_body(environ: dict[str, Any], limit: int) -> bytes:
     """Read the whole request body, refusing one longer than ``limit`` before reading it when possible.
 
     :raises BodyTooLarge: when the body is longer than ``limit``.
+    :raises BadBody: when it is shorter than its ``Content-Length`` or its chunked framing is broken.
     """
     length_text = environ.get("CONTENT_LENGTH")
-    if length_text:
-        try:
+    stream = environ["wsgi.input"]
+    try:
+        if length_text:
             length = int(length_text)
-        except ValueError:
-            length = 0
-        if length > limit:
-            raise BodyTooLarge
-        return environ["wsgi.input"].read(length) if length > 0 else b""
-    if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        return b""
-    # A chunked upload has no announced length: read one byte past the limit to know.
-    body = environ["wsgi.input"].read(limit + 1)
+            if length > limit:
+                raise BodyTooLarge
+            body = stream.read(length) if length > 0 else b""
+            if len(body) != length:
+                raise BadBody("the request body is shorter than its Content-Length")
+            return body
+        if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            return b""
+        # A chunked upload has no announced length: read one byte past the limit to know.
+        body = stream.read(limit + 1)
+    except (OSError, ValueError, ParseException) as error:
+        # The client went away, or gunicorn found the chunked framing broken.
+        raise BadBody("the request body could not be read") from error
     if len(body) > limit:
         raise BodyTooLarge
     return body
 
 
 def request_target(environ: dict[str, Any]) -> str:
-    """Return the path and query exactly as the client sent them, non-ASCII bytes percent-encoded."""
+    """Return the path and query exactly as the client sent them, non-ASCII bytes percent-encoded.
+
+    An absolute-form target (``GET http://host/path``) gives its own path and query, raw;
+    only when the server passed no raw target at all is one rebuilt from the decoded path,
+    with every ``%`` quoted again, so the backend never decodes anything twice.
+    """
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
-    if not raw.startswith("/"):
-        # Absolute-form targets and servers that do not pass the raw target: rebuild it.
-        raw = quote(environ.get("PATH_INFO", "/"), safe="/;=,!$&'()*+:@~%")
+    if raw and not raw.startswith("/"):
+        parts = urlsplit(raw)
+        raw = (parts.path or "/") + (f"?{parts.query}" if parts.query else "") if parts.scheme else ""
+    if not raw:
+        raw = quote(environ.get("PATH_INFO", "/"), safe="/;=,!$&'()*+:@~")
         if environ.get("QUERY_STRING"):
             raw = f"{raw}?{environ['QUERY_STRING']}"
     if raw.isascii():
@@ -88,29 +109,36 @@ def _header_name(key: str) -> str:
     return name
 
 
-def request_head(environ: dict[str, Any], host_header: str, request_id: str, body_length: int) -> bytes:
-    """Return the request line and headers to send upstream, ending with the blank line."""
-    method = environ["REQUEST_METHOD"]
-    parts = [f"{method} {request_target(environ)} HTTP/1.1\r\nHost: {host_header}\r\n"]
+def client_host(environ: dict[str, Any]) -> str:
+    """Return the host (and port) the client addressed: ``X-Forwarded-Host``, else ``Host``, else the server's."""
+    return environ.get("HTTP_X_FORWARDED_HOST") or environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+
+
+def client_scheme(environ: dict[str, Any]) -> str:
+    """Return the scheme the client used: ``X-Forwarded-Proto``, else the server's."""
+    return environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme", "http")
+
+
+def request_headers(environ: dict[str, Any], host_header: str, request_id: str, body_length: int) -> dict[str, str]:
+    """Return the headers to send upstream: the client's end-to-end ones, ``Host``, the ``X-Forwarded-*`` set."""
+    headers = {"Host": host_header}
     connection = environ.get("HTTP_CONNECTION")
     named = _connection_named(connection, env_keys=True) if connection else ()
     for key, value in environ.items():
         if key[:5] == "HTTP_" and key not in _NOT_COPIED and key not in named:
-            parts.append(f"{_header_name(key)}: {value}\r\n")
+            headers[_header_name(key)] = value
     content_type = environ.get("CONTENT_TYPE")
     if content_type:
-        parts.append(f"Content-Type: {content_type}\r\n")
-    if body_length or method in _BODY_METHODS:
-        parts.append(f"Content-Length: {body_length}\r\n")
+        headers["Content-Type"] = content_type
+    if body_length or environ["REQUEST_METHOD"] in _BODY_METHODS:
+        headers["Content-Length"] = str(body_length)
     remote = environ.get("REMOTE_ADDR") or "unknown"
     earlier = environ.get("HTTP_X_FORWARDED_FOR")
-    host = environ.get("HTTP_X_FORWARDED_HOST") or environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-    parts.append(
-        f"X-Forwarded-For: {f'{earlier}, {remote}' if earlier else remote}\r\n"
-        f"X-Forwarded-Proto: {environ.get('HTTP_X_FORWARDED_PROTO') or environ.get('wsgi.url_scheme', 'http')}\r\n"
-        f"X-Forwarded-Host: {host}\r\n"
-        f"X-Request-ID: {request_id}\r\n\r\n")
-    return "".join(parts).encode("latin-1")
+    headers["X-Forwarded-For"] = f"{earlier}, {remote}" if earlier else remote
+    headers["X-Forwarded-Proto"] = client_scheme(environ)
+    headers["X-Forwarded-Host"] = client_host(environ)
+    headers["X-Request-ID"] = request_id
+    return headers
 
 
 def _connection_named(value: str, *, env_keys: bool) -> frozenset[str]:
@@ -120,19 +148,34 @@ def _connection_named(value: str, *, env_keys: bool) -> frozenset[str]:
     return frozenset(token.lower() for token in tokens if token)
 
 
-def response_headers(response: Response, upstream: str, request_id: str) -> list[tuple[str, str]]:
-    """Return the backend's end-to-end headers in order, repeated ones kept, plus ``X-Upstream``."""
+def response_headers(response: Response, upstream: str, request_id: str, *, backend: UpstreamAddress | None = None,
+                     client_base: str = "") -> list[tuple[str, str]]:
+    """Return the backend's end-to-end headers in order, repeated ones kept, plus ``X-Upstream``.
+
+    With ``backend`` and ``client_base``, a ``Location`` or ``Content-Location`` naming the
+    backend's own address is rewritten to ``client_base``.
+    """
     headers = response.headers
     named: frozenset[str] = frozenset()
-    has_request_id = False
+    has_request_id = encoded = False
     for name, value in headers:
         lname = name.lower()
         if lname == "connection":
             named |= _connection_named(value, env_keys=False)
         elif lname == "x-request-id":
             has_request_id = True
-    kept = [(name, value) for name, value in headers
-            if name.lower() not in HOP_BY_HOP and (not named or name.lower() not in named)]
+        elif lname == "transfer-encoding":
+            encoded = True
+    kept = []
+    for name, value in headers:
+        lname = name.lower()
+        if lname in HOP_BY_HOP or lname in named or (encoded and lname == "content-length"):
+            # Transfer-Encoding overrides Content-Length (RFC 9112 section 6.3), which must not be passed on.
+            continue
+        if backend is not None and lname in REWRITTEN:
+            kept.append((name, rewrite_location(value, backend, client_base)))
+        else:
+            kept.append((name, value))
     kept.append(("X-Upstream", upstream))
     if not has_request_id:
         kept.append(("X-Request-ID", request_id))

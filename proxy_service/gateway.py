@@ -19,11 +19,15 @@ from typing import Any
 from proxy_service.accesslog import AccessLog
 from proxy_service.breaker import CircuitBreaker
 from proxy_service.forwarding import (
+    BadBody,
     BodyTooLarge,
     StreamedBody,
+    client_host,
+    client_scheme,
     read_body,
-    request_head,
+    request_headers,
     request_id_of,
+    request_target,
     response_headers,
     status_line,
 )
@@ -93,10 +97,11 @@ class Gateway:
             body = read_body(environ, self.max_body_bytes)
         except BodyTooLarge:
             return self._error(call, 413, f"request body larger than {self.max_body_bytes} bytes")
-        except Exception as error:
-            # Whatever the server raises here (a cut upload, bad chunk framing), the client's body is at fault.
-            log.warning("unreadable request body", extra={"request_id": call.request_id, "reason": repr(error)})
-            return self._error(call, 400, "the request body could not be read")
+        except BadBody as error:
+            # The client went away or framed its body badly: nothing is forwarded, nobody else is blamed.
+            log.warning("unreadable request body", extra={"request_id": call.request_id,
+                                                          "reason": repr(error.__cause__ or error)})
+            return self._error(call, 400, str(error))
         settings = self.routing.current()
         try:
             call.decision = choose_upstream(
@@ -129,7 +134,10 @@ class Gateway:
         if failure is not None:
             return self._error(call, 504 if failure.kind == TIMEOUT else 502, str(failure))
         call.status = response.status
-        headers = response_headers(response, call.upstream, call.request_id)
+        environ = call.environ
+        headers = response_headers(response, call.upstream, call.request_id,
+                                   backend=self.upstreams[call.upstream].address,
+                                   client_base=f"{client_scheme(environ)}://{client_host(environ)}")
         if call.fallback:
             headers.append(("X-Fallback-From", MOVIES))
             headers.append(("X-Fallback-Reason", call.fallback))
@@ -144,14 +152,12 @@ class Gateway:
     def _exchange(self, call: Call, body: bytes) -> tuple[Response | None, UpstreamError | None]:
         name, environ = call.upstream, call.environ
         upstream = self.upstreams[name]
-        head = request_head(environ, upstream.address.host_header, call.request_id, len(body))
+        headers = request_headers(environ, upstream.address.host_header, call.request_id, len(body))
         try:
-            response = upstream.send(environ["REQUEST_METHOD"], head, body)
-            if response.short:
-                response.read_whole()
+            response = upstream.send(environ["REQUEST_METHOD"], request_target(environ), headers, body)
         except UpstreamError as error:
             self.metrics.upstream_error(name, error.kind)
-            if name == MOVIES:
+            if name == MOVIES and not error.request_caused:
                 self.breaker.record_failure()
             return None, error
         if name == MOVIES:

@@ -1,271 +1,236 @@
-"""A lean HTTP/1.1 client for one backend: a keep-alive connection pool and a strict response reader.
+"""One backend, reached through ``requests``: a Session and its pooled ``HTTPAdapter``, per backend and worker.
 
-It sends bytes it is given and hands back the status, the raw header lines and the body
-exactly as the backend framed them (never decoded, so gzip stays gzip). Connection and
-response errors become :class:`UpstreamError` with a ``kind``: ``refused`` (no connection),
-``timeout`` (connect or read took too long) or ``broken`` (anything after connecting).
+A request is a ``PreparedRequest`` built here, with the URL set to the backend's address
+plus the target exactly as the client sent it (nothing re-quotes or decodes it), sent
+with ``HTTPAdapter.send`` (``stream=True``; an adapter never follows redirects) and a
+``(connect, read)`` timeout. The answer comes from ``response.raw``: headers from
+``raw.headers`` (repeated ones kept), the body read with ``decode_content=False``, so gzip
+stays gzip. A body up to ``buffer_limit`` is read whole before the client sees anything;
+a longer one streams. Failures become :class:`UpstreamError` with a ``kind``: ``refused``
+(no connection), ``timeout`` (connect or read took too long) or ``broken`` (anything else
+after connecting).
 """
 
 from __future__ import annotations
 
-import socket
-import time
-from collections import deque
-from collections.abc import Callable, Iterator
+import http.client
+from collections.abc import Iterator
+from http.cookiejar import DefaultCookiePolicy
+
+import requests
+from requests.cookies import RequestsCookieJar
+from urllib3.exceptions import (
+    HTTPError,
+    IncompleteRead,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+from urllib3.util import SKIP_HEADER
+from urllib3.util.retry import Retry
 
 from proxy_service.config import UpstreamAddress
-from proxy_service.http1 import CHUNK, MAX_LINE, Head, dechunk, exactly, read_head
+from proxy_service.raw_target import TARGET_HEADER, RawTargetAdapter
 
 REFUSED, TIMEOUT, BROKEN = "refused", "timeout", "broken"
-# Methods a stale keep-alive connection may be retried for: the request did not reach the backend.
+# Methods a connection the backend closed before answering may be resent for.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-FRESH_SECONDS = 1.0
+CHUNK = 64 * 1024
+_CLOSED = (ConnectionResetError, BrokenPipeError)  # http.client's RemoteDisconnected is a ConnectionResetError
 
 
 class UpstreamError(Exception):
-    """The backend could not be reached or did not answer properly."""
+    """The backend could not be reached or did not answer properly.
 
-    def __init__(self, kind: str, message: str) -> None:
+    ``request_caused`` is true when the request itself may be why (the backend closed the
+    connection while a request body was on its way), so the backend is not blamed for it.
+    """
+
+    def __init__(self, kind: str, message: str, *, request_caused: bool = False) -> None:
         super().__init__(message)
         self.kind = kind
+        self.request_caused = request_caused
 
 
-class _Stale(Exception):
-    """A pooled connection turned out to be closed before anything came back."""
+class NoCookies(DefaultCookiePolicy):
+    """A cookie policy that keeps and sends nothing: the shared session must never replay a client's cookie."""
 
-
-class Connection:
-    """One keep-alive socket and its buffered reader."""
-
-    __slots__ = ("idle_since", "rfile", "sock")
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.rfile = sock.makefile("rb", buffering=CHUNK)
-        self.idle_since = 0.0
-
-    def is_alive(self) -> bool:
-        """Tell, without blocking, whether the backend has not closed this idle connection."""
-        sock = self.sock
-        timeout = sock.gettimeout()
-        sock.settimeout(0.0)
-        try:
-            # A live idle connection has nothing to read; EOF or stray bytes mean it cannot be reused.
-            sock.recv(1, socket.MSG_PEEK)
-        except BlockingIOError:
-            return True
-        except OSError:
-            return False
-        finally:
-            sock.settimeout(timeout)
+    def set_ok(self, cookie, request) -> bool:
+        """Refuse to store any cookie."""
         return False
 
-    def close(self) -> None:
-        """Close the reader and the socket."""
-        self.rfile.close()
-        self.sock.close()
+    def return_ok(self, cookie, request) -> bool:
+        """Refuse to send any stored cookie."""
+        return False
+
+
+class StaleConnectionRetry(Retry):
+    """urllib3's ``Retry``, resending only an idempotent request whose connection closed before any answer.
+
+    That is the signature of a keep-alive connection the backend closed just as it was
+    reused. Read timeouts and broken answers are never resent; connect failures are not
+    either (``connect=0``); writes never are (``allowed_methods``).
+    """
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        """Count one retry, or re-raise ``error`` when it is not a connection closed before answering."""
+        if error is not None and not _closed_before_answering(error):
+            return Retry.increment(self.new(read=False), method, url, response, error, _pool, _stacktrace)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def _closed_before_answering(error: BaseException) -> bool:
+    return isinstance(error, ProtocolError) and len(error.args) > 1 and isinstance(error.args[1], _CLOSED)
 
 
 class Response:
-    """A backend's answer: ``status``, ``reason``, ``headers`` (name, value pairs in order) and the body.
+    """A backend's answer: ``status``, ``reason``, ``headers`` (name, value pairs) and the body.
 
-    ``body`` holds a short body once ``read_whole()`` ran; otherwise ``chunks()`` streams it.
+    ``body`` holds a body read whole; when it is None the body is longer than the buffer
+    and ``chunks()`` streams it.
     """
 
-    __slots__ = ("_conn", "_head", "_upstream", "body", "headers", "reason", "status")
+    __slots__ = ("_prefix", "_raw", "_rest", "_upstream", "body", "headers", "reason", "status")
 
-    def __init__(self, upstream: Upstream, conn: Connection, head: Head) -> None:
-        self._upstream, self._conn, self._head = upstream, conn, head
-        self.status, self.reason, self.headers = head.status, head.reason, head.headers
+    def __init__(self, upstream: Upstream, raw) -> None:
+        self._upstream, self._raw = upstream, raw
+        self.status, self.reason = raw.status, raw.reason or ""
+        self.headers: list[tuple[str, str]] = list(raw.headers.items())
         self.body: bytes | None = None
+        self._prefix: list[bytes] = []
+        self._rest: Iterator[bytes] | None = None
 
-    @property
-    def short(self) -> bool:
-        """Tell whether the body fits in memory comfortably: no body or a small known length."""
-        head = self._head
-        return head.mode == "none" or (head.mode == "length" and head.length <= self._upstream.buffer_limit)
+    def read(self, limit: int) -> None:
+        """Read the body whole when it is at most ``limit`` bytes, else its first part and keep the rest to stream.
 
-    def read_whole(self) -> bytes:
-        """Read a body known to be short, keep it in ``body`` and give the connection back.
-
-        :raises UpstreamError: when the backend sends less than it announced.
+        :raises UpstreamError: when the backend breaks off or the read times out.
         """
-        length = self._head.length if self._head.mode == "length" else 0
-        body = b""
-        if length:
-            try:
-                body = self._conn.rfile.read(length)
-            except OSError as error:
-                self.close()
-                raise _error_after_connect(error) from None
-            if len(body) != length:
-                self.close()
-                raise UpstreamError(BROKEN, f"{self._upstream.name} closed the response early")
-        self.body = body
-        self._finish()
-        return body
+        raw, headers = self._raw, self._raw.headers
+        length = headers.get("Content-Length", "")
+        try:
+            if length.isdigit() and int(length) <= limit and "Transfer-Encoding" not in headers:
+                self.body = raw.read(decode_content=False)
+                return
+            pieces, size = [], 0
+            rest = raw.stream(CHUNK, decode_content=False)
+            for piece in rest:
+                pieces.append(piece)
+                size += len(piece)
+                if size > limit:
+                    self._prefix, self._rest = pieces, rest
+                    return
+            self.body = b"".join(pieces)
+        except (HTTPError, OSError) as error:
+            self.close()
+            raise _after_connect(self._upstream.name, error) from None
 
     def chunks(self) -> Iterator[bytes]:
-        """Yield the body as it arrives, then give the connection back.
+        """Yield a long body as it arrives; the connection goes back to the pool once it is read to its end.
 
         :raises UpstreamError: when the backend stops or breaks the framing midway.
         """
-        rfile, head = self._conn.rfile, self._head
+        prefix, self._prefix = self._prefix, []
+        yield from prefix
         try:
-            if head.mode == "length":
-                yield from exactly(rfile, head.length)
-            elif head.mode == "chunked":
-                yield from dechunk(rfile)
-            elif head.mode == "close":
-                while data := rfile.read1(CHUNK):
-                    yield data
-        except (OSError, ValueError) as error:
+            yield from self._rest or ()
+        except (HTTPError, OSError) as error:
             self.close()
-            raise _error_after_connect(error) from None
-        self._finish()
-
-    def _finish(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            if self._head.keep_alive:
-                self._upstream.release(conn)
-            else:
-                conn.close()
+            raise _after_connect(self._upstream.name, error) from None
 
     def close(self) -> None:
-        """Drop the connection unless the body was read to its end."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        """Drop the connection unless the body was read to its end (then it is already back in the pool)."""
+        self._raw.close()
 
 
-def _error_after_connect(error: BaseException) -> UpstreamError:
-    if isinstance(error, TimeoutError):
+def _after_connect(name: str, error: BaseException) -> UpstreamError:
+    cause = _innermost(error)
+    if isinstance(cause, (ReadTimeoutError, TimeoutError)):
         return UpstreamError(TIMEOUT, "timed out reading the response")
-    return UpstreamError(BROKEN, f"bad or broken response: {error}")
+    if isinstance(cause, (IncompleteRead, http.client.IncompleteRead)):
+        return UpstreamError(BROKEN, f"{name} closed the response early")
+    return UpstreamError(BROKEN, f"bad or broken response from {name}: {cause}")
+
+
+def _innermost(error: BaseException) -> BaseException:
+    while True:
+        if isinstance(error, requests.RequestException) and error.args and isinstance(error.args[0], BaseException):
+            error = error.args[0]
+        elif isinstance(error, MaxRetryError) and error.reason is not None:
+            error = error.reason
+        elif isinstance(error, ProtocolError) and len(error.args) > 1 and isinstance(error.args[1], BaseException):
+            error = error.args[1]
+        else:
+            return error
 
 
 class Upstream:
-    """A backend's address, timeouts and pool of idle keep-alive connections (one per worker process)."""
+    """A backend's address, timeouts and ``requests`` session (one per backend and worker process)."""
 
     def __init__(self, name: str, address: UpstreamAddress, *, connect_timeout: float, read_timeout: float,
-                 pool_size: int = 64, idle_seconds: float = 3.0, buffer_limit: int = 256 * 1024,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 pool_size: int = 64, buffer_limit: int = 8 * 1024 * 1024) -> None:
         self.name = name
         self.address = address
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.pool_size = pool_size
-        # Below the 5 s keep-alive of the services' gunicorn, so a backend rarely closes one under us.
-        self.idle_seconds = idle_seconds
+        self.timeout = (connect_timeout, read_timeout)
         self.buffer_limit = buffer_limit
-        self._clock = clock
-        self._idle: deque[Connection] = deque()
-
-    def connect(self, timeout: float | None = None) -> Connection:
-        """Open a new connection.
-
-        :raises UpstreamError: ``refused`` or ``timeout``.
-        """
-        try:
-            sock = socket.create_connection((self.address.host, self.address.port),
-                                            timeout=timeout or self.connect_timeout)
-        except TimeoutError:
-            raise UpstreamError(TIMEOUT, f"connecting to {self.name} timed out") from None
-        except OSError as error:
-            raise UpstreamError(REFUSED, f"cannot connect to {self.name}: {error.strerror or error}") from None
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(self.read_timeout)
-        return Connection(sock)
-
-    def _checkout(self, method: str) -> Connection | None:
-        idle, now = self._idle, self._clock()
-        # An idempotent request on a connection the backend closed is simply sent again on a new one,
-        # so only a write, or a connection idle long enough to have been closed, pays for the check.
-        check_after = 0.0 if method not in IDEMPOTENT else FRESH_SECONDS
-        while idle:
-            try:
-                conn = idle.pop()
-            except IndexError:
-                break
-            if now - conn.idle_since > self.idle_seconds:
-                # The newest idle connection is too old, so all of them are.
-                conn.close()
-                while idle:
-                    idle.popleft().close()
-                break
-            if now - conn.idle_since < check_after or conn.is_alive():
-                return conn
-            conn.close()
-        return None
-
-    def release(self, conn: Connection) -> None:
-        """Keep a connection whose response was read to its end for the next request."""
-        if len(self._idle) >= self.pool_size:
-            conn.close()
-            return
-        conn.idle_since = self._clock()
-        self._idle.append(conn)
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.session.cookies = RequestsCookieJar(policy=NoCookies())
+        retry = StaleConnectionRetry(total=1, connect=0, read=1, redirect=0, status=0, other=0,
+                                     allowed_methods=IDEMPOTENT, raise_on_redirect=False, raise_on_status=False)
+        self.adapter = RawTargetAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=retry)
+        self.session.mount("http://", self.adapter)
 
     def close_idle(self) -> None:
-        """Close every idle connection."""
-        while self._idle:
-            self._idle.pop().close()
+        """Close every pooled connection."""
+        self.session.close()
 
-    def send(self, method: str, head: bytes, body: bytes = b"") -> Response:
-        """Send a request (``head`` ends with the blank line) and read the response's status and headers.
+    def send(self, method: str, target: str, headers: dict[str, str], body: bytes = b"") -> Response:
+        """Send a request (``target`` as the client sent it) and read its answer, whole up to the buffer limit.
 
         :raises UpstreamError: when the backend cannot be reached or answers badly.
         """
-        conn = self._checkout(method)
-        if conn is not None:
-            try:
-                return self._exchange(conn, method, head, body)
-            except _Stale:
-                conn.close()
-                if method not in IDEMPOTENT:
-                    raise UpstreamError(BROKEN, f"{self.name} closed the connection before answering") from None
-        conn = self.connect()
-        try:
-            return self._exchange(conn, method, head, body)
-        except _Stale:
-            conn.close()
-            raise UpstreamError(BROKEN, f"{self.name} closed the connection before answering") from None
+        response = Response(self, self._send(method, target, headers, body, self.timeout).raw)
+        response.read(self.buffer_limit)
+        return response
 
-    def _exchange(self, conn: Connection, method: str, head: bytes, body: bytes) -> Response:
+    def _send(self, method: str, target: str, headers: dict[str, str], body: bytes,
+              timeout: tuple[float, float]) -> requests.Response:
+        prepared = requests.PreparedRequest()
+        prepared.method = method
+        # Set directly, not through prepare_url, so that the target is never re-quoted or decoded.
+        prepared.url = self.address.url + target
+        # Without these urllib3 and http.client would add headers the client never sent.
+        headers.setdefault("User-Agent", SKIP_HEADER)
+        headers.setdefault("Accept-Encoding", SKIP_HEADER)
+        headers[TARGET_HEADER] = target
+        prepared.headers = headers
+        prepared.body = body or None
         try:
-            if len(body) <= CHUNK:
-                conn.sock.sendall(head + body)
-            else:
-                conn.sock.sendall(head)
-                conn.sock.sendall(body)
-            line = conn.rfile.readline(MAX_LINE)
-        except (BrokenPipeError, ConnectionResetError):
-            raise _Stale from None
-        except OSError as error:
-            conn.close()
-            raise _error_after_connect(error) from None
-        if not line:
-            raise _Stale
-        try:
-            parsed = read_head(conn.rfile, method, line)
-        except (OSError, ValueError) as error:
-            conn.close()
-            raise _error_after_connect(error) from None
-        return Response(self, conn, parsed)
+            return self.adapter.send(prepared, stream=True, timeout=timeout)
+        except requests.ConnectTimeout:
+            raise UpstreamError(TIMEOUT, f"connecting to {self.name} timed out") from None
+        except requests.RequestException as error:
+            cause = _innermost(error)
+            if isinstance(cause, NewConnectionError):
+                reason = getattr(cause.__cause__, "strerror", None) or cause
+                raise UpstreamError(REFUSED, f"cannot connect to {self.name}: {reason}") from None
+            if isinstance(cause, _CLOSED):
+                raise UpstreamError(BROKEN, f"{self.name} closed the connection before answering",
+                                    request_caused=bool(body)) from None
+            raise _after_connect(self.name, error) from None
 
     def probe(self, target: str, timeout: float) -> int:
-        """Send ``GET target`` on a fresh connection and return the status code.
+        """Send ``GET target`` on a connection closed afterwards and return the status code.
 
         :raises UpstreamError: when the backend cannot be reached or answers badly.
         """
-        conn = self.connect(timeout)
+        headers = {"Host": self.address.host_header, "Connection": "close"}
+        raw = self._send("GET", target, headers, b"", (timeout, timeout)).raw
         try:
-            conn.sock.settimeout(timeout)
-            head = f"GET {target} HTTP/1.1\r\nHost: {self.address.host_header}\r\nConnection: close\r\n\r\n"
-            response = self._exchange(conn, "GET", head.encode("latin-1"), b"")
-        except _Stale:
-            raise UpstreamError(BROKEN, f"{self.name} closed the connection before answering") from None
+            raw.read(decode_content=False)
+        except (HTTPError, OSError) as error:
+            raise _after_connect(self.name, error) from None
         finally:
-            conn.close()
-        return response.status
+            raw.close()
+        return raw.status

@@ -15,7 +15,7 @@ def test_defaults_follow_the_contract():
         8000, "http://localhost:8080", "http://localhost:8081", "http://localhost:8082")
     assert config.routing == RoutingSettings(gradual_migration=True, movies_migration_percent=50,
                                              override_enabled=True, fallback_enabled=True)
-    assert config.max_body_bytes == 10 * 1024 * 1024
+    assert (config.max_body_bytes, config.response_buffer_bytes) == (1024 * 1024, 8 * 1024 * 1024)
     assert config.routing_config_file is None
 
 
@@ -26,6 +26,7 @@ def test_every_setting_is_read():
         "MIGRATION_OVERRIDE_ENABLED": "false", "MOVIES_FALLBACK_ENABLED": "0", "ROUTING_CONFIG_FILE": "/etc/r.env",
         "ROUTING_CHECK_SECONDS": "2.5", "MIGRATION_SALT": "pepper", "UPSTREAM_CONNECT_TIMEOUT_SECONDS": "0.5",
         "UPSTREAM_READ_TIMEOUT_SECONDS": "3", "MAX_BODY_BYTES": "100", "UPSTREAM_POOL_SIZE": "8",
+        "RESPONSE_BUFFER_BYTES": "5000",
         "CIRCUIT_FAILURE_THRESHOLD": "3", "CIRCUIT_COOLDOWN_SECONDS": "1.5", "READY_TIMEOUT_SECONDS": "0.3",
     })
     assert config == Config(
@@ -35,6 +36,7 @@ def test_every_setting_is_read():
                                 fallback_enabled=False),
         routing_config_file="/etc/r.env", routing_check_seconds=2.5, migration_salt="pepper",
         connect_timeout_seconds=0.5, read_timeout_seconds=3.0, max_body_bytes=100, upstream_pool_size=8,
+        response_buffer_bytes=5000,
         circuit_failure_threshold=3, circuit_cooldown_seconds=1.5, ready_timeout_seconds=0.3)
     assert (config.address("events-service").host, config.address("events-service").port) == ("events", 80)
 
@@ -52,6 +54,8 @@ def test_every_setting_is_read():
     ("UPSTREAM_READ_TIMEOUT_SECONDS", "0", "a number of at least 0.01"),
     ("UPSTREAM_CONNECT_TIMEOUT_SECONDS", "soon", "a number of at least 0.01"),
     ("MAX_BODY_BYTES", "-5", "an integer of at least 0"),
+    ("RESPONSE_BUFFER_BYTES", "lots", "an integer of at least 0"),
+    ("UPSTREAM_POOL_SIZE", "0", "an integer from 1 to 10000"),
     ("CIRCUIT_FAILURE_THRESHOLD", "0", "an integer from 1 to 1000"),
     ("PORT", "eighty", "an integer from 1 to 65535"),
 ])

@@ -150,7 +150,7 @@ def test_gzip_bodies_arrive_byte_for_byte(client):
 
 
 def test_large_responses_are_streamed_intact(client):
-    size = 3 * 1024 * 1024 + 17
+    size = 11 * 1024 * 1024 + 17
     response = client.get("/api/users", headers={"X-Test-Size": str(size)}, buffered=False)
     chunks = list(response.response)
     assert len(chunks) > 10, "the body must arrive in pieces, not held whole"
