@@ -1,8 +1,25 @@
-"""The PostgreSQL connection pool of a service, one per process (psycopg 3)."""
+"""The PostgreSQL connection pool of a service, one per process (psycopg 3), with bounded waits.
+
+Every request's database work fits in ``DB_TIMEOUT_SECONDS``, whatever PostgreSQL does:
+
+- waiting for a pooled connection is bounded by the pool's ``timeout``;
+- the server itself ends a statement, an idle transaction and a whole transaction that
+  outlive the budget (``statement_timeout``, ``idle_in_transaction_session_timeout``,
+  ``transaction_timeout``), so it never commits a transaction its client gave up on;
+- libpq's ``connect_timeout``, TCP keepalives and ``tcp_user_timeout`` drop a peer that
+  went away;
+- and a stopped server, which none of those notice, is cut by the client's own alarm
+  (``cinema_common.watchdog``) at the deadline.
+
+A request that cannot finish gets 503 when nothing was committed. The one case where the
+outcome is unknown, a COMMIT sent whose answer never came, gets 504 saying so.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,71 +30,138 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from cinema_common.dbconfig import DatabaseServiceConfig
 from cinema_common.errors import ApiError
-from cinema_common.jsonbody import is_storable_id
+from cinema_common.queryparams import is_storable_id
+from cinema_common.watchdog import WATCHDOG
 
 log = logging.getLogger(__name__)
 _EXTENSION = "cinemaabyss.db"
+UNAVAILABLE = "database unavailable"
+OUTCOME_UNKNOWN = ("database did not confirm the commit in time: the write may or may not have been stored;"
+                   " read it back before retrying")
+
+
+class DatabaseState:
+    """What the last contact with PostgreSQL showed: True, False, or None before any."""
+
+    def __init__(self) -> None:
+        self.up: bool | None = None
+
+    def saw(self, up: bool) -> None:
+        """Record the outcome of a contact."""
+        self.up = up
+
+
+def connection_kwargs(timeout: float) -> dict:
+    """Return the psycopg connection parameters that bound every wait by ``timeout`` seconds."""
+    millis = max(1, round(timeout * 1000))
+    return {
+        "row_factory": dict_row,
+        # libpq's connect_timeout is whole seconds, at least 2.
+        "connect_timeout": max(2, math.ceil(timeout)),
+        "keepalives": 1,
+        "keepalives_idle": max(1, math.ceil(timeout)),
+        "keepalives_interval": 1,
+        "keepalives_count": 3,
+        "tcp_user_timeout": millis,
+        "options": (f"-c statement_timeout={millis} -c idle_in_transaction_session_timeout={millis}"
+                    f" -c transaction_timeout={millis}"),
+    }
 
 
 def init_app(app: Flask, config: DatabaseServiceConfig) -> ConnectionPool:
     """Attach a connection pool to ``app``; it connects in the background, so start-up never waits."""
-    timeout = config.db_timeout_seconds
+    state = DatabaseState()
     pool = ConnectionPool(
         config.db_connection_string,
         min_size=1,
         max_size=config.db_pool_size,
-        timeout=timeout,
-        kwargs={"row_factory": dict_row, "connect_timeout": max(1, round(timeout))},
+        timeout=config.db_timeout_seconds,
+        kwargs=connection_kwargs(config.db_timeout_seconds),
+        configure=lambda conn: state.saw(True),
         open=False,
         name=app.name,
     )
     pool.open(wait=False)
-    app.extensions[_EXTENSION] = pool
+    app.extensions[_EXTENSION] = (pool, state, config.db_timeout_seconds)
     return pool
 
 
 def pool_of(app: Flask) -> ConnectionPool:
     """Return the pool attached by ``init_app``."""
-    return app.extensions[_EXTENSION]
+    return app.extensions[_EXTENSION][0]
+
+
+def state_of(app: Flask) -> DatabaseState:
+    """Return what the app last saw of its database."""
+    return app.extensions[_EXTENSION][1]
 
 
 @contextmanager
 def transaction() -> Iterator[psycopg.Connection]:
     """Yield a pooled connection inside a transaction that commits when the block ends.
 
-    :raises ApiError: 503 when the database cannot be reached in time.
+    The whole of it, the wait for a connection included, ends by ``DB_TIMEOUT_SECONDS``.
+
+    :raises ApiError: 503 when the database cannot be reached in time (nothing was
+        committed); 504 when a COMMIT went out and its answer did not come in time.
     """
+    pool, state, timeout = current_app.extensions[_EXTENSION]
+    deadline = time.monotonic() + timeout
     try:
-        with pool_of(current_app).connection() as conn:
-            yield conn
+        conn = pool.getconn(timeout=timeout)
     except PoolTimeout:
-        log.warning("no database connection within the pool timeout")
-        raise ApiError(503, "database unavailable") from None
+        state.saw(False)
+        log.warning("no database connection within %.1f s", timeout)
+        raise ApiError(503, UNAVAILABLE) from None
+    alarm = WATCHDOG.arm(conn, deadline)
+    committing = False
+    try:
+        yield conn
+        committing = True
+        conn.commit()
     except psycopg.OperationalError as error:
-        log.warning("database error: %s", error)
-        raise ApiError(503, "database unavailable") from None
+        state.saw(False)
+        # A server's own error (a timeout, a shutdown) comes with an SQLSTATE and means it rolled
+        # back; a COMMIT that lost its connection before an answer may have been applied.
+        unknown = committing and error.sqlstate is None
+        log.warning("database error%s: %s", " during COMMIT" if unknown else "", error)
+        # Timed out or broken: a fresh connection costs less than finding out which.
+        conn.close()
+        raise ApiError(504 if unknown else 503, OUTCOME_UNKNOWN if unknown else UNAVAILABLE) from None
+    except BaseException:
+        if not conn.closed and not WATCHDOG.release(alarm):
+            _roll_back(conn)
+        raise
+    else:
+        state.saw(True)
+    finally:
+        if WATCHDOG.release(alarm):
+            conn.close()  # cut by the alarm: the pool must not hand it out again
+        pool.putconn(conn)
 
 
-def _database_answers() -> bool:
+def _roll_back(conn: psycopg.Connection) -> None:
+    try:
+        conn.rollback()
+    except psycopg.OperationalError as error:
+        log.warning("rollback failed, discarding the connection: %s", error)
+        conn.close()
+
+
+def health() -> Response:
+    """Liveness: 200 while the process runs, never waiting on PostgreSQL; ``database`` is the last state seen."""
+    return jsonify(status=True, database=state_of(current_app).up)
+
+
+def readiness() -> tuple[Response, int]:
+    """Readiness: 200 when PostgreSQL answers ``SELECT 1`` within the timeout, else 503."""
     try:
         with transaction() as conn:
             conn.execute("SELECT 1")
     except ApiError:
-        return False
-    return True
-
-
-def health() -> Response:
-    """Liveness: 200 while the process runs; ``database`` tells whether PostgreSQL answers."""
-    return jsonify(status=True, database=_database_answers())
-
-
-def readiness() -> tuple[Response, int]:
-    """Readiness: 200 when PostgreSQL answers, else 503, so traffic waits for the database."""
-    if _database_answers():
-        return jsonify(status=True, database=True), 200
-    # A 503 is an error like any other: it names the problem in "error", beside the usual state.
-    return jsonify(error="database unavailable", status=False, database=False), 503
+        # A 503 is an error like any other: it names the problem in "error", beside the usual state.
+        return jsonify(error=UNAVAILABLE, status=False, database=False), 503
+    return jsonify(status=True, database=True), 200
 
 
 def one_or_404(conn: psycopg.Connection, query: str, row_id: int, noun: str) -> dict:

@@ -7,36 +7,24 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import request
-
 from cinema_common.errors import ApiError
 
-# PostgreSQL bigint; larger integers are rejected rather than overflowing in the database.
-MAX_ID = 2**63 - 1
-MIN_QUERY_ID = -(2**63)
+# Re-exported: services import the body and query readers from here, as they always did.
+from cinema_common.queryparams import MAX_ID, MIN_QUERY_ID, is_storable_id, query_id, query_integer
+from cinema_common.requestbody import json_object
+
+__all__ = ["MAX_ID", "MIN_QUERY_ID", "is_storable_id", "json_object", "query_id", "query_integer"]
+
 # White space spelled out: Python's \s, ECMA-262's and Rust's (schemathesis validates with Rust) all differ,
 # and the OpenAPI spec spells the same class, so the spec and the server agree on every character.
 _BLANK = " \t\n\r\f\v"
 _NON_BLANK = re.compile(f"[^{_BLANK}]")
-_EMAIL = re.compile(f"[^@{_BLANK}]+@[^@{_BLANK}]+\\.[^@{_BLANK}]+")
+# Fullwidth and small commercial ats count as @: NFKC turns them into one.
+_AT = "@\uff20\ufe6b"
+_EMAIL = re.compile(f"[^{_AT}{_BLANK}]+@[^{_AT}{_BLANK}]+\\.[^{_AT}{_BLANK}]+")
 # Python's datetime ends at years 1 and 9999: one more day either side, as an instant in UTC,
 # could be stored by PostgreSQL but not read back, so those two years are refused at the door.
 MIN_YEAR, MAX_YEAR = 2, 9998
-
-
-def json_object() -> dict[str, Any]:
-    """Return the request body as a JSON object.
-
-    :raises ApiError: 400 when the body is missing, not JSON, or not an object.
-    """
-    try:
-        body = request.get_json(force=True, silent=True)
-    except RecursionError:
-        # Nesting deeper than the parser's stack (``[[[[...``) is not a usable body either.
-        body = None
-    if not isinstance(body, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    return body
 
 
 def invalid(field: str, expected: str) -> ApiError:
@@ -53,6 +41,11 @@ def storable(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def is_blank(value: str) -> bool:
+    """Tell whether ``value`` has nothing but ASCII white space (the class the OpenAPI spec spells)."""
+    return _NON_BLANK.search(value) is None
 
 
 def _present(body: dict[str, Any], field: str, required: bool) -> bool:
@@ -139,7 +132,7 @@ def timestamp(body: dict[str, Any], field: str, *, required: bool = True) -> dat
 
 
 def parse_timestamp(value: str) -> datetime | None:
-    """Parse an ISO-8601 date or date-time, returning None when it does not parse or its year is out of range."""
+    """Parse an ISO-8601 date or date-time; None when it does not parse or its year in UTC is out of range."""
     candidate = value.strip()
     if not candidate or "\x00" in candidate:
         return None
@@ -147,29 +140,13 @@ def parse_timestamp(value: str) -> datetime | None:
         parsed = datetime.fromisoformat(candidate.replace("z", "Z"))
     except ValueError:
         return None
-    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
-        return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed
-
-
-def query_id(name: str) -> int | None:
-    """Return the integer query parameter ``name``, or None when it is absent.
-
-    :raises ApiError: 400 when it is present but not a 64-bit integer.
-    """
-    raw = request.args.get(name)
-    if raw is None:
+    try:
+        instant = parsed.astimezone(UTC)
+    except OverflowError:
         return None
-    # ASCII digits only: int() would also read " 7", "+7" and Arabic-Indic digits, which no spec calls an integer.
-    # A fraction of zeros is allowed: JSON Schema counts 7.0 as the integer 7, so OpenAPI clients may send it.
-    match = re.fullmatch(r"(-?[0-9]{1,30})(?:\.0{1,30})?", raw)
-    if match is None or not MIN_QUERY_ID <= int(match[1]) <= MAX_ID:
-        raise ApiError(400, f"query parameter '{name}' must be a 64-bit integer")
-    return int(match[1])
-
-
-def is_storable_id(value: int) -> bool:
-    """Tell whether ``value`` can be the id of a row (a positive bigint)."""
-    return 1 <= value <= MAX_ID
+    # The limits hold for the instant PostgreSQL stores: 0002-01-01T00:00:00+23:59 is year 1 in UTC.
+    if not MIN_YEAR <= instant.year <= MAX_YEAR:
+        return None
+    return parsed

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, jsonify
 
 from cinema_common import db, jsonbody
 from cinema_common.db import one_or_404, transaction
+from cinema_common.queryparams import Page
 
 bp = Blueprint("movies", __name__)
 
@@ -23,12 +24,15 @@ bp.add_url_rule("/api/movies/ready", "ready", db.readiness)
 
 @bp.get("/api/movies")
 def list_movies() -> Response:
-    """Return every movie, or the one named by ``?id=``."""
+    """Return a page of movies in id order (``?limit=``, ``?offset=``), or the one named by ``?id=``."""
     movie_id = jsonbody.query_id("id")
+    page = Page.from_request()
     with transaction() as conn:
         if movie_id is not None:
             return jsonify(one_or_404(conn, f"SELECT {_COLUMNS} FROM movies WHERE id = %s", movie_id, "movie"))
-        return jsonify(conn.execute(f"SELECT {_COLUMNS} FROM movies ORDER BY id").fetchall())
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM movies ORDER BY id LIMIT %s OFFSET %s",
+                            (page.fetch, page.offset)).fetchall()
+    return page.respond(rows)
 
 
 @bp.post("/api/movies")

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
 from cinema_common.errors import register_error_handlers
@@ -28,11 +28,27 @@ class ApiJSONProvider(DefaultJSONProvider):
         return DefaultJSONProvider.default(o)
 
 
+class ApiFlask(Flask):
+    """Flask whose automatic ``OPTIONS`` answer is a bodiless 204 with ``Allow``."""
+
+    def make_default_options_response(self) -> Response:
+        """Answer ``OPTIONS`` with 204 No Content and the ``Allow`` header Flask computes."""
+        response = super().make_default_options_response()
+        response.status_code = 204
+        del response.headers["Content-Type"]
+        # Sorted, as the 405 answers list them.
+        response.headers["Allow"] = ", ".join(sorted(response.allow))
+        return response
+
+
 def new_app(import_name: str, *, max_body_bytes: int = 1024 * 1024) -> Flask:
-    """Return a Flask app with JSON errors, ISO-8601 JSON and a request body limit."""
+    """Return a Flask app with JSON errors, ISO-8601 JSON, a request body limit and no slash redirects."""
     configure_logging()
     # No static folder: an API has no files to serve, so no /static/<path> route either.
-    app = Flask(import_name, static_folder=None)
+    app = ApiFlask(import_name, static_folder=None)
+    # Werkzeug would answer /api//users with a 308 to its own idea of the URL (naming the
+    # backend's address) and an HTML body; without merging, such a path is simply not found.
+    app.url_map.merge_slashes = False
     app.json = ApiJSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     register_error_handlers(app)

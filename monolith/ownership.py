@@ -8,12 +8,14 @@ from flask import Response, jsonify
 from cinema_common import jsonbody
 from cinema_common.db import one_or_404, transaction
 from cinema_common.errors import ApiError
+from cinema_common.queryparams import Page
 
 
 def owned_rows(table: str, columns: str, noun: str) -> Response:
-    """Answer a GET on a user-owned table: ``?id=`` for one row, ``?user_id=`` to filter."""
+    """Answer a GET on a user-owned table: ``?id=`` for one row, else a page, ``?user_id=`` to filter."""
     row_id = jsonbody.query_id("id")
     user_id = jsonbody.query_id("user_id")
+    page = Page.from_request()
     with transaction() as conn:
         if row_id is not None:
             return jsonify(one_or_404(conn, f"SELECT {columns} FROM {table} WHERE id = %s", row_id, noun))
@@ -21,11 +23,13 @@ def owned_rows(table: str, columns: str, noun: str) -> Response:
             if not jsonbody.is_storable_id(user_id):
                 return jsonify([])
             rows = conn.execute(
-                f"SELECT {columns} FROM {table} WHERE user_id = %s ORDER BY id", (user_id,)
+                f"SELECT {columns} FROM {table} WHERE user_id = %s ORDER BY id LIMIT %s OFFSET %s",
+                (user_id, page.fetch, page.offset),
             ).fetchall()
         else:
-            rows = conn.execute(f"SELECT {columns} FROM {table} ORDER BY id").fetchall()
-    return jsonify(rows)
+            rows = conn.execute(f"SELECT {columns} FROM {table} ORDER BY id LIMIT %s OFFSET %s",
+                                (page.fetch, page.offset)).fetchall()
+    return page.respond(rows)
 
 
 def require_user(conn: psycopg.Connection, user_id: int) -> None:

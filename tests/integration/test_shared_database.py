@@ -36,4 +36,5 @@ def test_both_answer_the_same_errors(both):
 @pytest.mark.parametrize("path", ["/api/movies/health", "/api/movies/ready"])
 def test_both_answer_the_movies_health_routes(both, path):
     for client in both:
+        assert client.get("/api/movies/ready").status_code == 200
         assert client.get(path).get_json() == {"status": True, "database": True}

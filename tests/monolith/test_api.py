@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 
-def test_health_reports_the_database(client):
+def test_health_reports_the_database_as_last_seen(client):
+    assert client.get("/api/users").status_code == 200
     response = client.get("/health")
     assert response.status_code == 200
     assert response.get_json() == {"status": True, "database": True}
@@ -100,7 +101,7 @@ def test_subscription_round_trip(client):
     ("PUT", "/api/movies", {}, 405, "method not allowed"),
 ])
 def test_bad_requests_get_json_errors(client, method, path, body, status, message):
-    kwargs = {"data": body} if isinstance(body, str) else {"json": body}
+    kwargs = {"data": body, "content_type": "application/json"} if isinstance(body, str) else {"json": body}
     response = client.open(path, method=method, **kwargs)
     assert response.status_code == status
     assert response.content_type == "application/json"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def test_health(client):
+    assert client.get("/api/movies").status_code == 200
     response = client.get("/api/movies/health")
     assert response.status_code == 200
     assert response.get_json() == {"status": True, "database": True}

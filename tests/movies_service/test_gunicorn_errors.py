@@ -1,4 +1,4 @@
-"""Requests gunicorn refuses before the app sees them still get a JSON error, never an HTML page."""
+"""Requests gunicorn refuses before the app sees them get gunicorn's own short HTML page, as openapi.yaml says."""
 
 from __future__ import annotations
 
@@ -42,14 +42,20 @@ def exchange(port: int, request: bytes) -> tuple[str, dict[str, str], bytes]:
     return status, headers, body
 
 
-@pytest.mark.parametrize(("request_bytes", "status"), [
-    (b"GET /api/movies?id=" + b"1" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", "414"),
-    (b"GET /api/movies HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", "431"),
-    (b"NOT A REQUEST\r\n\r\n", "400"),
+@pytest.mark.parametrize(("request_bytes", "status", "reason"), [
+    (b"GET /api/movies?id=" + b"1" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", "414", "URI Too Long"),
+    (b"GET /api/movies HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", "431",
+     "Request Header Fields Too Large"),
+    (b"NOT A REQUEST\r\n\r\n", "400", "Bad Request"),
+    (b"POST /api/movies HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n{}", "417",
+     "Expectation Failed"),
+    (b"POST /api/movies HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: br\r\n\r\n0\r\n\r\n", "501",
+     "Bad Request"),
 ])
-def test_gunicorns_own_errors_are_json(server, request_bytes, status):
+def test_gunicorns_own_errors_are_its_html_page(server, request_bytes, status, reason):
     status_line, headers, body = exchange(server, request_bytes)
     assert status_line.split()[1] == status
-    assert headers["content-type"] == "application/json"
+    assert headers["content-type"] == "text/html"
+    assert headers["connection"] == "close"
     assert int(headers["content-length"]) == len(body)
-    assert body.startswith(b'{"error": "')
+    assert body.startswith(f"<html>\n  <head>\n    <title>{reason}</title>".encode())
