@@ -30,6 +30,7 @@ _NOT_COPIED = frozenset({f"HTTP_{name.upper().replace('-', '_')}" for name in HO
     "HTTP_X_REQUEST_ID", "HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE"})
 _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,200}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+DISCARD_BYTES = 16 * 1024 * 1024
 _names: dict[str, str] = {}
 
 
@@ -62,6 +63,7 @@ def read_body(environ: dict[str, Any], limit: int) -> bytes:
         if length_text:
             length = int(length_text)
             if length > limit:
+                discard(stream, length)
                 raise BodyTooLarge
             body = stream.read(length) if length > 0 else b""
             if len(body) != length:
@@ -75,8 +77,25 @@ def read_body(environ: dict[str, Any], limit: int) -> bytes:
         # The client went away, or gunicorn found the chunked framing broken.
         raise BadBody("the request body could not be read") from error
     if len(body) > limit:
+        discard(stream, DISCARD_BYTES)
         raise BodyTooLarge
     return body
+
+
+def discard(stream: Any, length: int) -> None:
+    """Read and drop up to ``length`` bytes (at most ``DISCARD_BYTES``) of a body that will not be used.
+
+    A server that closes a connection with unread request bytes makes the kernel send a
+    reset, which can destroy the answer before the client reads it; reading the rest first
+    means the client gets its 413. A body past ``DISCARD_BYTES`` is not worth the wait.
+    """
+    left = min(length, DISCARD_BYTES)
+    try:
+        while left > 0 and (piece := stream.read(min(left, 65536))):
+            left -= len(piece)
+    except (OSError, ValueError, ParseException):
+        # The client went away or framed the rest badly: it will not read the answer either.
+        return
 
 
 def request_target(environ: dict[str, Any]) -> str:

@@ -35,7 +35,8 @@ class Backend:
 
     The echo holds the method, the raw request target, the headers (names lower-cased), the
     body and the client's port. Tests steer it through attributes (``status``, ``delay``) or
-    request headers (``X-Test-Cookies``, ``X-Test-Gzip``, ``X-Test-Size``, ``X-Test-Status``).
+    request headers (``X-Test-Cookies``, ``X-Test-Gzip``, ``X-Test-Location``, ``X-Test-Size``,
+    ``X-Test-Status``). ``answered`` counts the responses written to their end.
     """
 
     def __init__(self, name: str) -> None:
@@ -43,6 +44,7 @@ class Backend:
         self.status: int | None = None
         self.delay = 0.0
         self.received: list[dict[str, Any]] = []
+        self.answered = 0
         self._connections: set[socket.socket] = set()
         backend = self
 
@@ -61,6 +63,8 @@ class Backend:
 
             def answer(self) -> None:
                 backend.answer(self)
+                self.wfile.flush()
+                backend.answered += 1
 
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = answer
 
@@ -86,6 +90,9 @@ class Backend:
             return
         payload = json.dumps(seen).encode()
         handler.send_header("Content-Type", "application/json")
+        if "x-test-location" in headers:
+            handler.send_header("Location", headers["x-test-location"])
+            handler.send_header("Content-Location", headers["x-test-location"])
         for number in range(int(headers.get("x-test-cookies", 0))):
             handler.send_header("Set-Cookie", f"c{number}=v{number}; Path=/")
         if headers.get("x-test-gzip"):
@@ -188,3 +195,46 @@ def raw_exchange(port: int, request: bytes, timeout: float = 10) -> bytes:
 def unused_url() -> str:
     """Return a loopback URL where nothing listens: connections to it are refused."""
     return f"http://127.0.0.1:{free_port()}"
+
+
+class StrayBytesBackend:
+    """A keep-alive server that sends bytes after a 204 to ``/api/no-content`` and ``ok`` to anything else.
+
+    ``connections`` counts the connections it accepted.
+    """
+
+    NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
+    OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+
+    def __init__(self) -> None:
+        self.connections = 0
+        outer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                outer.connections += 1
+                data = b""
+                while True:
+                    while b"\r\n\r\n" not in data:
+                        chunk = self.request.recv(65536)
+                        if not chunk:
+                            return
+                        data += chunk
+                    head, _, data = data.partition(b"\r\n\r\n")
+                    if b" /api/no-content " not in head:
+                        self.request.sendall(outer.OK)
+                        continue
+                    self.request.sendall(outer.NO_CONTENT)
+                    # Later than the answer, so they wait on the idle connection instead of in its read buffer.
+                    time.sleep(0.05)
+                    self.request.sendall(b"stray bytes after a 204")
+
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._server.shutdown()
+        self._server.server_close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -218,3 +219,84 @@ def test_invalid_settings_stop_the_gateway_with_one_line(value):
     assert done.returncode != 0
     assert (done.stdout + done.stderr).strip() == (
         f"proxy_service: invalid MOVIES_MIGRATION_PERCENT={value!r}: expected an integer from 0 to 100")
+
+
+def test_no_header_is_added_that_the_client_did_not_send(stack):
+    request(stack, "/api/users", "X-Kept: 1")
+    names = {name.lower() for name, _ in stack.monolith.received[-1]["header_lines"]}
+    assert names == {"host", "x-kept", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id"}
+
+
+def test_an_absolute_form_target_is_routed_and_sent_by_its_raw_path(stack):
+    base = f"http://127.0.0.1:{stack.gateway.port}"
+    status, headers, answer = split(request(stack, f"{base}/api/mo%2576ies?x=%2f", "X-Migration-Target: new"))
+    assert (status, values(headers, "X-Upstream")) == (200, ["monolith"])
+    assert json.loads(answer)["target"] == "/api/mo%2576ies?x=%2f"
+    status, headers, answer = split(request(stack, f"{base}/api/movies", "X-Migration-Target: new"))
+    assert (values(headers, "X-Upstream"), json.loads(answer)["target"]) == (["movies-service"], "/api/movies")
+
+
+def half_closed_exchange(stack, raw: bytes) -> bytes:
+    """Send ``raw`` and close the sending side, as a client that went away mid-upload does."""
+    with socket.create_connection(("127.0.0.1", stack.gateway.port), timeout=10) as sock:
+        sock.sendall(raw)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(("upload", "error"), [
+    (b"Content-Length: 100\r\n\r\n{\"username\": \"cut\"", "the request body is shorter than its Content-Length"),
+    (b"Transfer-Encoding: chunked\r\n\r\n20\r\n{\"username\": \"cut\"", "the request body could not be read"),
+])
+def test_a_cut_upload_is_400_and_never_forwarded(stack, upload, error):
+    received = len(stack.monolith.received)
+    answer = half_closed_exchange(stack, b"POST /api/users HTTP/1.1\r\nHost: x\r\n"
+                                         b"Content-Type: application/json\r\n" + upload)
+    status, headers, body = split(answer)
+    assert (status, values(headers, "Content-Type")) == (400, ["application/json"])
+    assert json.loads(body) == {"error": error}
+    assert len(stack.monolith.received) == received
+
+
+@pytest.mark.parametrize("chunked", [b"zz\r\nhello\r\n0\r\n\r\n", b"5\r\nhelloXX0\r\n\r\n"])
+def test_bad_chunked_framing_is_400_and_never_forwarded(stack, chunked):
+    received = len(stack.monolith.received)
+    status, _, body = split(request(stack, "/api/users", "Transfer-Encoding: chunked", method="POST",
+                                    body_raw=chunked))
+    assert (status, json.loads(body)) == (400, {"error": "the request body could not be read"})
+    assert len(stack.monolith.received) == received
+
+
+def test_bodies_over_the_limit_never_open_the_circuit(stack):
+    for _ in range(12):
+        status, _, _ = split(request(stack, "/api/movies", "X-Migration-Target: new", method="POST",
+                                     body=b"x" * 65536))
+        assert status == 413
+    for _ in range(4):
+        _, headers, _ = split(request(stack, "/api/movies", "X-Migration-Target: new"))
+        assert values(headers, "X-Upstream") == ["movies-service"]
+        assert values(headers, "X-Fallback-Reason") == []
+
+
+def test_a_slow_reader_of_a_large_answer_does_not_hold_the_backend(stack):
+    size = 7 * 1024 * 1024
+    answered = stack.monolith.answered
+    with socket.socket() as sock:
+        # A small receive window: a client that reads nothing takes almost nothing off the gateway.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", stack.gateway.port))
+        sock.sendall(f"GET /api/users HTTP/1.1\r\nHost: x\r\nX-Test-Size: {size}\r\nConnection: close\r\n\r\n"
+                     .encode())
+        deadline = time.monotonic() + 5
+        while stack.monolith.answered == answered:
+            assert time.monotonic() < deadline, "the backend is still writing to the gateway"
+            time.sleep(0.05)
+        answer = b""
+        while chunk := sock.recv(1 << 20):
+            answer += chunk
+    status, _, body = split(answer)
+    assert (status, len(body)) == (200, size)

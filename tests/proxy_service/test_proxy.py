@@ -11,7 +11,7 @@ import time
 import pytest
 
 from proxy_service.app import gateway_of
-from tests.proxy_service.backends import RawBackend
+from tests.proxy_service.backends import RawBackend, StrayBytesBackend
 
 
 def upstream_of(response) -> str:
@@ -259,3 +259,49 @@ def test_a_bug_in_the_gateway_is_a_json_500_not_a_crash(app, caplog):
     response = app.test_client().get("/api/users")
     assert (response.status_code, response.get_json()) == (500, {"error": "internal server error"})
     assert any(record.message == "unhandled error in the gateway" for record in caplog.records)
+
+
+def test_a_cookie_from_one_client_never_reaches_the_backend_for_another(app, backends):
+    alice, bob = app.test_client(), app.test_client()
+    assert alice.get("/api/users", headers={"X-Test-Cookies": "2"}).headers.getlist("Set-Cookie")
+    bob.get("/api/users")
+    assert "cookie" not in backends.monolith.received[-1]["headers"]
+    assert all(len(upstream.session.cookies) == 0 for upstream in gateway_of(app).upstreams.values())
+
+
+def test_a_redirect_to_the_backends_own_address_names_the_clients(client, backends):
+    own = f"{backends.monolith.url}/api/users?id=1"
+    response = client.get("/api/users", headers={"X-Test-Status": "308", "X-Test-Location": own,
+                                                 "Host": "cinema.example:8000"})
+    assert response.status_code == 308
+    assert response.headers["Location"] == "http://cinema.example:8000/api/users?id=1"
+    response = client.get("/api/users", headers={"X-Test-Status": "201", "X-Test-Location": own,
+                                                 "X-Forwarded-Host": "cinema.example", "X-Forwarded-Proto": "https"})
+    assert response.headers["Location"] == "https://cinema.example/api/users?id=1"
+    elsewhere = "http://cdn.example/x"
+    assert client.get("/api/users", headers={"X-Test-Location": elsewhere}).headers["Location"] == elsewhere
+
+
+def test_a_body_the_backend_refused_for_its_size_does_not_open_the_circuit(make_app, backends):
+    client = make_app(movies_migration_percent=100, circuit_failure_threshold=2).test_client()
+    backends.movies.status = 413
+    for _ in range(5):
+        assert client.post("/api/movies", data=b"x" * 1000).status_code == 413
+    assert client.post("/api/movies", data=b"x" * (1024 * 1024 + 1)).status_code == 413
+    backends.movies.status = None
+    assert client.get("/api/movies").headers["X-Upstream"] == "movies-service"
+    assert client.get("/ready").get_json()["upstreams"]["movies-service"]["circuit"] == "closed"
+
+
+def test_bytes_after_a_204_do_not_break_the_next_request(make_app):
+    stray = StrayBytesBackend()
+    try:
+        client = make_app(monolith_url=stray.url).test_client()
+        assert client.get("/api/no-content").status_code == 204
+        time.sleep(0.3)
+        response = client.get("/api/users")
+        assert (response.status_code, response.data) == (200, b"ok")
+        assert client.get("/api/users").status_code == 200
+    finally:
+        stray.stop()
+    assert stray.connections == 2, "the connection with stray bytes is dropped, the next one kept"
