@@ -8,9 +8,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from cinema_common.errors import ApiError
 from cinema_common.jsonbody import json_object
-from events_service.events import EVENT_TYPES, encode, message_key, new_event
+from events_service.eventlog import recent_of
+from events_service.events import EVENT_TYPES, encode, idempotency_key, message_key, new_event
 from events_service.producer import publisher_of
-from events_service.shared import shared_of
 
 bp = Blueprint("events", __name__)
 _DEFAULT_LIMIT = 20
@@ -20,8 +20,9 @@ _DEFAULT_LIMIT = 20
 def publish(kind: str) -> Response:
     """Validate the body, publish the event and answer with the partition and offset the broker gave."""
     event_type = EVENT_TYPES[kind]
+    key = idempotency_key(request.headers.get("Idempotency-Key"))
     payload = event_type.validate(json_object())
-    event = new_event(event_type, payload)
+    event = new_event(event_type, payload, key)
     # Encoded once, for Kafka and for the answer alike: this is the hot path of the service.
     value = encode(event)
     acknowledged = publisher_of().publish(event_type.topic, message_key(event_type, payload), value)
@@ -32,8 +33,8 @@ def publish(kind: str) -> Response:
 
 @bp.get("/api/events/recent")
 def recent() -> Response:
-    """Return the events this replica's workers consumed most recently, newest first."""
-    buffer = shared_of(current_app)
+    """Return the events this replica's consumer threads logged most recently, newest first."""
+    buffer = recent_of(current_app)
     limit = _limit(buffer.capacity)
     events = buffer.latest(limit)
     return jsonify(events=events, count=len(events), capacity=buffer.capacity)
@@ -43,6 +44,7 @@ def _limit(capacity: int) -> int:
     raw = request.args.get("limit")
     if raw is None:
         return min(_DEFAULT_LIMIT, capacity)
-    if re.fullmatch(r"\s*\+?\d{1,9}\s*", raw) and 1 <= int(raw) <= capacity:
+    # ASCII digits only, as every integer query parameter (the contract).
+    if re.fullmatch(r"[0-9]{1,9}", raw) and 1 <= int(raw) <= capacity:
         return int(raw)
     raise ApiError(400, f"query parameter 'limit' must be an integer from 1 to {capacity}")

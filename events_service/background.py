@@ -1,4 +1,4 @@
-"""A daemon thread that runs until asked to stop: the base of the broker watch and the consumer reporter."""
+"""A daemon thread that runs until asked to stop: the base of the broker watch."""
 
 from __future__ import annotations
 

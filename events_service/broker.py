@@ -3,7 +3,8 @@
 Creating a kafka-python client needs a reachable broker, so nothing here runs at import
 or in ``create_app``: a background thread checks every ``KAFKA_CHECK_INTERVAL_SECONDS``,
 creates the admin client once the broker accepts connections, and creates missing
-topics whenever it finds them missing (a broker that lost its data gets them back).
+topics whenever it finds them missing (a cluster with automatic topic creation off
+needs that). The request path only reads the last answer (``ready``): no network call.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from events_service.metrics import EventMetrics
 
 log = logging.getLogger(__name__)
 _EXTENSION = "events.broker"
-_NO_TOPIC_ID = "00000000-0000-0000-0000-000000000000"
 
 
 class BrokerWatch(BackgroundThread):
@@ -41,6 +41,7 @@ class BrokerWatch(BackgroundThread):
         # slow, not gone. A broker that refuses connections is seen at once whatever this bound.
         self._check_ms = config.ack_timeout_ms
         self._ready = threading.Event()
+        self._wake = threading.Event()
         self._lock = threading.Lock()
         self._admin: KafkaAdminClient | None = None
         self._reachable: bool | None = None
@@ -48,20 +49,14 @@ class BrokerWatch(BackgroundThread):
         self._error: str | None = "not checked yet"
         self._topics_ready = False
         self._on_ready: list[Callable[[], None]] = []
-        self._on_recreated: list[Callable[[], None]] = []
-        self._topic_ids: dict[str, str] = {}
 
     def when_ready(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` in the watch thread each time the broker becomes ready."""
+        """Call ``callback`` in the watch thread at every check that finds the broker ready, before saying so."""
         self._on_ready.append(callback)
-
-    def when_recreated(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` in the watch thread when topics come back with new ids (the broker lost its data)."""
-        self._on_recreated.append(callback)
 
     @property
     def ready(self) -> bool:
-        """Tell whether the broker answered the last check and every topic exists."""
+        """Tell whether the broker answered the last check and every topic exists (no network call)."""
         return self._ready.is_set()
 
     def wait_ready(self, stop: threading.Event, timeout: float) -> bool:
@@ -75,8 +70,19 @@ class BrokerWatch(BackgroundThread):
         return self._ready.is_set()
 
     def report_failure(self, reason: str) -> None:
-        """Record that a client just failed to reach the broker, without waiting for the next check."""
+        """Record that a client just failed to reach the broker, and check again now rather than at the next tick."""
         self._set_state(False, reason)
+        self._wake.set()
+
+    def check_now(self) -> None:
+        """Run the next check at once."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to end (waking it from its pause) and wait for it, at most ``timeout`` seconds."""
+        self._stop.set()
+        self._wake.set()
+        super().stop(timeout)
 
     def describe(self) -> dict[str, Any]:
         """Return the broker's state for the health and readiness answers."""
@@ -92,57 +98,53 @@ class BrokerWatch(BackgroundThread):
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
+                self._wake.clear()
                 try:
                     self._check()
                 except Exception as error:
                     # A bug here must not freeze readiness at its last answer: say so, and check again.
                     log.exception("broker check failed")
                     self._set_state(False, f"{type(error).__name__}: {error}")
-                self._stop.wait(self._config.broker_check_seconds)
+                self._wake.wait(self._config.broker_check_seconds)
         finally:
             if self._admin is not None:
                 self._admin.close()
 
     def _check(self) -> None:
         try:
+            # A TCP connect first: a broker that is gone refuses it at once, where a client would retry.
+            self._probe()
             if self._admin is None:
-                self._probe()
                 self._admin = KafkaAdminClient(
                     bootstrap_servers=list(self._config.kafka_brokers), client_id="events-service-admin",
                     request_timeout_ms=self._check_ms, bootstrap_timeout_ms=self._check_ms,
                     reconnect_backoff_max_ms=self._config.reconnect_backoff_max_ms,
                 )
-            topics = self._describe_topics()
-            missing = [topic for topic in TOPICS if topic not in topics]
+            missing = self._missing_topics()
             topics_ready = not missing or self._create(missing)
-            if missing:
-                topics = self._describe_topics()
         except (kafka_errors.KafkaError, OSError) as error:
             self._set_state(False, f"{type(error).__name__}: {error}")
             return
-        self._notice_recreated(topics)
+        if topics_ready:
+            # Before readiness is announced, so that a request let in by it finds the producer made.
+            for callback in self._on_ready:
+                callback()
         with self._lock:
             self._topics_ready = topics_ready
         self._set_state(True, None if topics_ready else "topics could not be created")
 
-    def _describe_topics(self) -> dict[str, dict[str, Any]]:
-        # All topics rather than ours by name: Tansu creates a topic it is merely asked about.
-        return {topic["name"]: topic for topic in self._admin.describe_topics() if topic["error_code"] == 0}
-
-    def _notice_recreated(self, topics: dict[str, dict[str, Any]]) -> None:
-        """Tell the listeners when a topic's id changed: the broker lost its data and offsets start at 0 again."""
-        current = {name: str(topic.get("topic_id")) for name, topic in topics.items()
-                   if name in TOPICS and topic.get("topic_id") and str(topic.get("topic_id")) != _NO_TOPIC_ID}
-        recreated = sorted(name for name, topic_id in current.items()
-                           if self._topic_ids.get(name, topic_id) != topic_id)
-        self._topic_ids.update(current)
-        if recreated:
-            log.warning("topics were recreated: the broker lost its data", extra={"topics": recreated})
-            for callback in self._on_recreated:
-                callback()
+    def _missing_topics(self) -> list[str]:
+        missing = []
+        for topic in self._admin.describe_topics(list(TOPICS)):
+            error = kafka_errors.for_code(topic["error_code"])
+            if error is kafka_errors.UnknownTopicOrPartitionError:
+                missing.append(topic["name"])
+            elif error is not kafka_errors.NoError:
+                raise error(f"describing topic {topic['name']}")
+        return missing
 
     def _probe(self) -> None:
-        """Connect to each bootstrap server in turn; a client built while none listens leaks its IO thread."""
+        """Connect to each bootstrap server in turn until one accepts."""
         errors = []
         for server in self._config.kafka_brokers:
             host, _, port = server.rpartition(":")
@@ -179,7 +181,6 @@ class BrokerWatch(BackgroundThread):
             if not reachable:
                 self._topics_ready = False
             ready = reachable and self._topics_ready
-            became_ready = ready and not self._ready.is_set()
             if ready:
                 self._ready.set()
             else:
@@ -190,9 +191,6 @@ class BrokerWatch(BackgroundThread):
         elif changed:
             log.warning("kafka broker unreachable", extra={"servers": list(self._config.kafka_brokers),
                                                            "reason": error})
-        if became_ready:
-            for callback in self._on_ready:
-                callback()
 
 
 def init_app(app: Flask, metrics: EventMetrics) -> BrokerWatch:

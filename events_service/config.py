@@ -14,7 +14,7 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 @dataclass(frozen=True)
 class Config:
-    """Typed events service settings; every field has an environment variable (see the README)."""
+    """Typed events service settings; every field has an environment variable (see docs/events.md)."""
 
     port: int = 8082
     kafka_brokers: tuple[str, ...] = ("localhost:9092",)
@@ -30,7 +30,7 @@ class Config:
     broker_check_seconds: float = 1.0
     reconnect_backoff_max_ms: int = 1000
     recent_events: int = 1000
-    state_dir: str = ""
+    dedupe_window: int = 1000
     consume_events: bool = True
     kafka_client_log_level: str = "CRITICAL"
 
@@ -74,7 +74,7 @@ class Config:
             reconnect_backoff_max_ms=env.integer("KAFKA_RECONNECT_BACKOFF_MAX_MS", cls.reconnect_backoff_max_ms,
                                                  minimum=50, maximum=600_000),
             recent_events=env.integer("RECENT_EVENTS_CAPACITY", cls.recent_events, minimum=1, maximum=100_000),
-            state_dir=env.raw("EVENTS_STATE_DIR", cls.state_dir).strip(),
+            dedupe_window=env.integer("KAFKA_DEDUPE_WINDOW", cls.dedupe_window, minimum=0, maximum=1_000_000),
             consume_events=env.boolean("CONSUME_EVENTS", cls.consume_events),
             kafka_client_log_level=_log_level(env.raw("KAFKA_CLIENT_LOG_LEVEL", cls.kafka_client_log_level)),
         )

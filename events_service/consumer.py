@@ -1,47 +1,63 @@
 """Consumer threads: each owns one ``KafkaConsumer`` (they are not thread-safe), logs every event, then commits.
 
-A thread polls with a bounded timeout, hands each record to the event log (one JSON line,
-``/api/events/recent``, the counters; see eventlog.py), and commits the offsets after logging. Any failure is
-logged and the thread builds a new consumer; only ``stop()`` ends it. On stop the
-thread finishes its batch, commits and leaves the group, so a successor starts right
-after the last logged event: nothing lost, nothing logged twice.
+A thread polls with a bounded timeout, hands each record to the event log (one JSON line
+per event id, ``/api/events/recent``, the counters; see eventlog.py), and commits the
+offsets after logging. A partition it is assigned is paused until the dedupe window
+before its committed offset has been read back (dedupe.py). Any failure is logged and the
+thread builds a new consumer; only ``request_stop()`` ends it. On stop the thread
+finishes its batch, commits and leaves the group, so a successor starts right after the
+last logged event: nothing lost, nothing logged twice.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from typing import Any
 
 import kafka.errors as kafka_errors
 from flask import Flask
-from kafka import KafkaConsumer
-from kafka.structs import OffsetAndMetadata, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka.structs import MemberState
 
 from events_service.broker import BrokerWatch
 from events_service.config import Config
-from events_service.eventlog import EventLog, SeenEvents
+from events_service.dedupe import WindowReader
+from events_service.eventlog import EventLog
 from events_service.events import TOPICS
-from events_service.metrics import EventMetrics
-from events_service.shared import Reporter, SharedState
 
 log = logging.getLogger(__name__)
 _CONSUMERS = "events.consumers"
-_REPORTER = "events.reporter"
-# How often a worker tells the others (health) and /metrics (lag) how its consumers are.
-_REPORT_SECONDS = 1.0
 _POLL_MS = 500
 _CLIENT_TIMEOUT_MS = 5000
 _FETCH_MIN_BYTES = 64 * 1024
 _FETCH_MAX_WAIT_MS = 100
 _RETRY_SECONDS = 1.0
 _OBSERVE_SECONDS = 0.5
-_MEMBER_STATES = {"<stable>": "consuming", "<rebalancing>": "rebalancing", "<unjoined>": "joining"}
+_MEMBER_STATES = {MemberState.STABLE: "consuming", MemberState.REBALANCING: "rebalancing",
+                  MemberState.UNJOINED: "joining"}
 
 
-class ConsumerWorker:
+class _Assignments(ConsumerRebalanceListener):
+    """Pauses newly assigned partitions (in the consumer's IO loop, which must not block) until read back."""
+
+    def __init__(self) -> None:
+        self.consumer: KafkaConsumer | None = None
+        self.to_read_back: set[TopicPartition] = set()
+
+    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        """Forget partitions given up before they were read back."""
+        self.to_read_back.difference_update(revoked)
+
+    def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        """Pause the assigned partitions; the thread reads their dedupe window back, then resumes them."""
+        if assigned and self.consumer is not None:
+            self.consumer.pause(*assigned)
+            self.to_read_back.update(assigned)
+
+
+class ConsumerThread:
     """One consumer thread in the service's consumer group."""
 
     def __init__(self, name: str, config: Config, broker: BrokerWatch, events: EventLog) -> None:
@@ -49,11 +65,12 @@ class ConsumerWorker:
         self._config = config
         self._broker = broker
         self._events = events
+        self._window = WindowReader(config, name)
         self._stop = threading.Event()
-        self._start_over = threading.Event()
         self._pending: dict[TopicPartition, OffsetAndMetadata] = {}
         self._commit_failing = False
         self._consumer: KafkaConsumer | None = None
+        self._assignments = _Assignments()
         self._phase = "starting"
         self._assigned: list[str] = []
         self._lag: list[tuple[str, int, int]] = []
@@ -72,33 +89,15 @@ class ConsumerWorker:
         """Ask the thread to finish its batch, commit and leave the group."""
         self._stop.set()
 
-    def start_over(self) -> None:
-        """Read every assigned partition from its beginning: the topics were recreated empty.
-
-        Nothing pending is committed: offsets of the lost topics mean nothing in the new ones.
-        Events read again are recognised by id and not logged twice.
-        """
-        self._start_over.set()
-
     def join(self, timeout: float) -> None:
         """Wait for the thread to end, at most ``timeout`` seconds."""
         if self._thread.is_alive():
             self._thread.join(timeout)
 
     @property
-    def started(self) -> bool:
-        """Tell whether ``start`` was called: only the worker holding the consumer lease starts its consumers."""
-        return self._thread.ident is not None
-
-    @property
     def alive(self) -> bool:
         """Tell whether the thread runs; it only ends after ``request_stop``."""
         return self._thread.is_alive()
-
-    @property
-    def stopping(self) -> bool:
-        """Tell whether a stop was requested."""
-        return self._stop.is_set()
 
     def lag(self) -> list[tuple[str, int, int]]:
         """Return ``(topic, partition, lag)`` for each partition this thread owns."""
@@ -142,6 +141,7 @@ class ConsumerWorker:
                 self._stop.wait(_RETRY_SECONDS)
             finally:
                 self._close(consumer)
+        self._window.close()
         self._phase = "stopped"
         log.info("consumer stopped", extra={"consumer": self.name, "consumed": self.consumed})
 
@@ -150,7 +150,7 @@ class ConsumerWorker:
         config = self._config
         try:
             consumer = KafkaConsumer(
-                *TOPICS, bootstrap_servers=list(config.kafka_brokers), group_id=config.consumer_group,
+                bootstrap_servers=list(config.kafka_brokers), group_id=config.consumer_group,
                 client_id=f"events-service-{self.name}", enable_auto_commit=False, auto_offset_reset="earliest",
                 allow_auto_create_topics=False, session_timeout_ms=config.session_timeout_ms,
                 heartbeat_interval_ms=config.heartbeat_interval_ms,
@@ -164,6 +164,9 @@ class ConsumerWorker:
             self._last_error = f"{type(error).__name__}: {error}"
             log.warning("consumer could not connect", extra={"consumer": self.name, "reason": self._last_error})
             return None
+        self._assignments = _Assignments()
+        self._assignments.consumer = consumer
+        consumer.subscribe(list(TOPICS), listener=self._assignments)
         self._consumer = consumer
         self._phase = "connected"
         log.info("consumer connected", extra={"consumer": self.name, "group": config.consumer_group,
@@ -172,12 +175,6 @@ class ConsumerWorker:
 
     def _consume(self, consumer: KafkaConsumer) -> None:
         while not self._stop.is_set():
-            if self._start_over.is_set() and consumer.assignment():
-                # Offsets of the lost topics mean nothing in the new ones: read them from the start.
-                self._start_over.clear()
-                self._pending.clear()
-                consumer.seek_to_beginning()
-                log.warning("consumer reading the recreated topics from the beginning", extra={"consumer": self.name})
             batches = consumer.poll(timeout_ms=_POLL_MS)
             self._last_poll = time.monotonic()
             for partition, records in batches.items():
@@ -185,7 +182,24 @@ class ConsumerWorker:
                 last = records[-1]
                 self._pending[partition] = OffsetAndMetadata(last.offset + 1, "", last.leader_epoch)
             self._commit(consumer)
+            self._read_back(consumer)
             self._observe(consumer)
+
+    def _read_back(self, consumer: KafkaConsumer) -> None:
+        """Read the dedupe window of newly assigned partitions, then let them be fetched."""
+        partitions = [partition for partition in self._assignments.to_read_back
+                      if partition in consumer.assignment()]
+        self._assignments.to_read_back.clear()
+        if not partitions:
+            return
+        committed = {}
+        for partition in partitions:
+            offset = consumer.committed(partition, timeout_ms=_CLIENT_TIMEOUT_MS)
+            committed[partition] = offset or 0
+        read = self._window.read_back(committed, self._events.remember)
+        log.info("dedupe window read back", extra={"consumer": self.name, "partitions": len(partitions),
+                                                   "records": read})
+        consumer.resume(*partitions)
 
     def _commit(self, consumer: KafkaConsumer) -> None:
         if not self._pending:
@@ -239,33 +253,15 @@ class ConsumerWorker:
             log.exception("consumer did not close cleanly", extra={"consumer": self.name})
 
 
-def init_app(app: Flask, metrics: EventMetrics, broker: BrokerWatch, shared: SharedState) -> list[ConsumerWorker]:
-    """Attach ``KAFKA_CONSUMER_THREADS`` consumers and their reporter (none started) to ``app``.
-
-    The consumers start only in the worker that holds the replica's consumer lease (lease.py).
-    """
+def init_app(app: Flask, broker: BrokerWatch, events: EventLog) -> list[ConsumerThread]:
+    """Attach ``KAFKA_CONSUMER_THREADS`` consumer threads (none started; none when ``CONSUME_EVENTS`` is off)."""
     config: Config = app.config["SETTINGS"]
-    events = EventLog(metrics, shared, SeenEvents())
     count = config.consumer_threads if config.consume_events else 0
-    workers = [ConsumerWorker(f"consumer-{number}", config, broker, events) for number in range(1, count + 1)]
-    for worker in workers:
-        broker.when_recreated(worker.start_over)
-
-    def report() -> None:
-        running = [worker for worker in workers if worker.started]
-        shared.report(os.getpid(), [worker.describe() for worker in running])
-        metrics.report_lag(triple for worker in running for triple in worker.lag())
-
-    app.extensions[_CONSUMERS] = workers
-    app.extensions[_REPORTER] = Reporter(report, _REPORT_SECONDS)
-    return workers
+    threads = [ConsumerThread(f"consumer-{number}", config, broker, events) for number in range(1, count + 1)]
+    app.extensions[_CONSUMERS] = threads
+    return threads
 
 
-def consumers_of(app: Flask) -> list[ConsumerWorker]:
-    """Return the consumers attached by ``init_app``."""
+def consumers_of(app: Flask) -> list[ConsumerThread]:
+    """Return the consumer threads attached by ``init_app``."""
     return app.extensions[_CONSUMERS]
-
-
-def reporter_of(app: Flask) -> Reporter:
-    """Return the reporter attached by ``init_app``."""
-    return app.extensions[_REPORTER]

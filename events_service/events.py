@@ -1,8 +1,9 @@
-"""The three kinds of event: their topics, keys, validation and the envelope that goes to Kafka."""
+"""The three kinds of event: their topics, keys, validation, ids and the envelope that goes to Kafka."""
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,9 +11,16 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 
+from cinema_common.errors import ApiError
 from cinema_common.jsonbody import integer, number, text, text_list, timestamp
 
 _SUMMARY_LENGTH = 120
+IDEMPOTENCY_KEY_LENGTH = 255
+# Printable ASCII, the space included (the IETF httpapi draft's sf-string range); HTTP itself trims
+# white space around a header value, so a key never starts or ends with one.
+_IDEMPOTENCY_KEY = re.compile(f"[\\x20-\\x7e]{{1,{IDEMPOTENCY_KEY_LENGTH}}}")
+# Fixed for good: changing it would give every retried key a new event id.
+EVENT_ID_NAMESPACE = uuid.UUID("8f0b3c52-5f0e-5b6a-9a55-2d3c3c1e7a01")
 
 
 @dataclass(frozen=True)
@@ -23,42 +31,44 @@ class EventType:
     topic: str
     key_field: str
     fields: tuple[str, ...]
-    check: Callable[[dict[str, Any]], None]
+    check: Callable[[dict[str, Any]], dict[str, int | None]]
 
     def validate(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Return the accepted payload: the known fields of ``body``, as sent.
+        """Return the accepted payload: the known fields of ``body``, integers as ``int`` (7.0 is 7), others as sent.
 
         :raises ApiError: 400 naming the first field that is missing or wrong.
         """
-        self.check(body)
-        return {field: body[field] for field in self.fields if body.get(field) is not None}
+        integers = self.check(body)
+        return {field: integers.get(field, body[field]) for field in self.fields if body.get(field) is not None}
 
 
-def _check_movie(body: dict[str, Any]) -> None:
-    integer(body, "movie_id")
+def _check_movie(body: dict[str, Any]) -> dict[str, int | None]:
+    ids = {"movie_id": integer(body, "movie_id")}
     text(body, "title", max_length=500)
     text(body, "action", max_length=100)
-    integer(body, "user_id", required=False)
+    ids["user_id"] = integer(body, "user_id", required=False)
     number(body, "rating", required=False, minimum=0, maximum=10)
     text_list(body, "genres")
     text(body, "description", required=False, allow_empty=True, max_length=5000)
+    return ids
 
 
-def _check_user(body: dict[str, Any]) -> None:
-    integer(body, "user_id")
+def _check_user(body: dict[str, Any]) -> dict[str, int | None]:
+    ids = {"user_id": integer(body, "user_id")}
     text(body, "action", max_length=100)
     timestamp(body, "timestamp")
     text(body, "username", required=False, max_length=100)
     text(body, "email", required=False, max_length=254)
+    return ids
 
 
-def _check_payment(body: dict[str, Any]) -> None:
-    integer(body, "payment_id")
-    integer(body, "user_id")
+def _check_payment(body: dict[str, Any]) -> dict[str, int | None]:
+    ids = {"payment_id": integer(body, "payment_id"), "user_id": integer(body, "user_id")}
     number(body, "amount", minimum=0, exclusive_minimum=True)
     text(body, "status", max_length=100)
     timestamp(body, "timestamp")
     text(body, "method_type", required=False, max_length=100)
+    return ids
 
 
 EVENT_TYPES: dict[str, EventType] = {
@@ -75,10 +85,31 @@ EVENT_TYPES: dict[str, EventType] = {
 TOPICS: tuple[str, ...] = tuple(kind.topic for kind in EVENT_TYPES.values())
 
 
-def new_event(kind: EventType, payload: dict[str, Any]) -> dict[str, Any]:
-    """Wrap an accepted payload in the event envelope: a fresh id, the type and the time it was accepted."""
+def idempotency_key(value: str | None) -> str | None:
+    """Return the ``Idempotency-Key`` header's value, or None when the request has none.
+
+    :raises ApiError: 400 unless it is 1 to 255 printable ASCII characters (0x20 to 0x7E).
+    """
+    if value is None:
+        return None
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
+        raise ApiError(400, f"header 'Idempotency-Key' must be 1 to {IDEMPOTENCY_KEY_LENGTH} printable ASCII "
+                            "characters (0x20 to 0x7E)")
+    return value
+
+
+def event_id(kind: EventType, key: str | None) -> str:
+    """Return the id of a new event: derived from the idempotency key and the type (UUIDv5), else random (UUIDv4)."""
+    if key is None:
+        return str(uuid.uuid4())
+    # A key is printable ASCII, so no key holds the newline that separates the two parts.
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{kind.name}\n{key}"))
+
+
+def new_event(kind: EventType, payload: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+    """Wrap an accepted payload in the event envelope: its id (``event_id``), the type and the time it was accepted."""
     return {
-        "id": str(uuid.uuid4()),
+        "id": event_id(kind, key),
         "type": kind.name,
         "timestamp": datetime.now(UTC).isoformat(),
         "payload": payload,

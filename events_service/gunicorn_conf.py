@@ -1,61 +1,35 @@
 """Gunicorn settings of the events service; the Procfile and the Dockerfile both load this module.
 
-Two gevent workers by default. Every worker publishes, with a producer of its own; one
-worker of the replica, the one holding the consumer lease (events_service/lease.py), runs
-the consumers, so each replica is one member of the consumer group. What a user reads
-from whichever worker answers is the replica's: the recent events and the consumers'
-state are in a SQLite file in ``EVENTS_STATE_DIR`` (events_service/shared.py), and
-``/metrics`` sums the workers' samples in ``PROMETHEUS_MULTIPROC_DIR``. The master
-prepares both directories.
+One worker per replica: it runs the producer, the broker watch and the consumer threads,
+so each replica is one member of the consumer group, and its recent events, health and
+metrics are that one process's. Scale by replicas (at most a topic's partitions are
+useful), not by workers: ``WEB_CONCURRENCY``, which sizes the other services, is not
+read here; set to anything but 1, it gets a one-line warning at start.
 
-gevent because a request spends its time waiting for the broker's ack, and greenlets wait
-far more cheaply than threads (one gevent worker served 1.7 times the events per second of
-one gthread worker; see the README); kafka-python runs on gevent's patched threads and sockets. gthread
-and sync work too (``GUNICORN_THREADS``, default 16); any other worker class stops the
-service with a one-line message.
+gthread with ``GUNICORN_THREADS`` (default 16) threads: a request spends its time waiting
+for the broker's ack, and kafka-python's own threads run beside the request threads
+(docs/decisions/0005-events-worker-class.md has the figures behind this choice).
 """
 
 import os
-from pathlib import Path
+import sys
 
-from cinema_common import multiproc
 from cinema_common.serving import gunicorn_settings
 from events_service.config import Config
-from events_service.shared import forget_worker, prepare
 
 SERVICE = "events_service"
-STATE_ENV = "EVENTS_STATE_DIR"
-WORKER_CLASSES = ("gevent", "gthread", "sync")
+WORKER_CLASSES = ("gthread", "gevent")
+_IGNORED = "WEB_CONCURRENCY"
 
-_settings = gunicorn_settings(Config.from_env, SERVICE, workers=2, threads=16, worker_class="gevent")
+if os.environ.get(_IGNORED, "1").strip() != "1":
+    print(f"{SERVICE}: {_IGNORED}={os.environ[_IGNORED]!r} ignored: one worker per replica consumes and serves; "
+          "run more replicas instead", file=sys.stderr)
+_settings = gunicorn_settings(Config.from_env, SERVICE, workers=1, threads=16, worker_class="gthread",
+                              environ={name: value for name, value in os.environ.items() if name != _IGNORED})
 if _settings["worker_class"] not in WORKER_CLASSES:
     raise SystemExit(f"{SERVICE}: GUNICORN_WORKER_CLASS={_settings['worker_class']!r} is not supported: "
                      f"use one of {', '.join(WORKER_CLASSES)}")
 globals().update(_settings)
-_created_dirs: list[str] = []
-
-
-def on_starting(server):
-    """Prepare the shared directories and the state database in the master, before any worker starts."""
-    for path, created in (multiproc.prepare_dir(SERVICE),
-                          multiproc.prepare_dir(SERVICE, variable=STATE_ENV, stale="events.sqlite3*")):
-        if created:
-            _created_dirs.append(path)
-    # Made once here, so that the workers, which start together, do not race to make it.
-    prepare(Path(os.environ[STATE_ENV]))
-
-
-def child_exit(server, worker):
-    """Forget a worker that exited: its live gauges and the consumer states it reported."""
-    multiproc.worker_exited(worker.pid)
-    forget_worker(Path(os.environ[STATE_ENV]), worker.pid)
-
-
-def post_worker_init(worker):
-    """Let the worker's app take over the consumers only while the worker is not stopping."""
-    from events_service.app import serving_while  # noqa: PLC0415 - imported in the worker, where the app lives
-
-    serving_while(worker.wsgi, lambda: worker.alive)
 
 
 def worker_exit(server, worker):
@@ -65,9 +39,3 @@ def worker_exit(server, worker):
     app = getattr(worker, "wsgi", None)
     if app is not None:
         shutdown(app)
-
-
-def on_exit(server):
-    """Remove the directories made at start."""
-    for path in _created_dirs:
-        multiproc.remove_dir(path)

@@ -1,19 +1,27 @@
 """Prometheus metrics of the events service: what was produced and consumed, how fast, and how far behind.
 
-Under gunicorn every worker writes its samples to ``PROMETHEUS_MULTIPROC_DIR`` and
-``/metrics`` adds them up, whichever worker answers (see cinema_common/multiproc.py).
-An app built outside gunicorn gets a registry of its own, so several apps in one test
-process do not collide.
+The service is one process (one gunicorn worker per replica), so its metrics live in one
+registry of the app's own: several apps in one test process do not collide, and
+``/metrics`` shows exactly this replica. Lag is read from the consumer threads at each scrape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from flask import Flask, Response, current_app
-from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
-from cinema_common import multiproc
 from events_service.events import TOPICS
 
 _EXTENSION = "events.metrics"
@@ -21,13 +29,31 @@ _EXTENSION = "events.metrics"
 disable_created_metrics()
 # Acks from a local broker take about a millisecond; the bound is seconds; both ends need buckets.
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LagSource = Callable[[], Iterable[tuple[str, int, int]]]
+
+
+class _LagCollector(Collector):
+    """``events_consumer_lag`` of the partitions this replica's consumer threads own right now."""
+
+    def __init__(self) -> None:
+        self.sources: list[LagSource] = []
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """Yield one sample per owned partition: highwater minus position."""
+        family = GaugeMetricFamily("events_consumer_lag",
+                                   "Records in a partition not yet consumed by this replica (highwater - position).",
+                                   labels=["topic", "partition"])
+        for source in self.sources:
+            for topic, partition, behind in source():
+                family.add_metric([topic, str(partition)], behind)
+        yield family
 
 
 class EventMetrics:
-    """The counters, histogram and gauges of one app."""
+    """The counters, histogram and gauges of one app, in a registry of its own."""
 
     def __init__(self) -> None:
-        self.registry = multiproc.own_registry()
+        self.registry = CollectorRegistry()
         self.produced = Counter("events_produced_total", "Events the broker acknowledged, by topic.",
                                 ["topic"], registry=self.registry)
         self.produce_failures = Counter("events_produce_failures_total",
@@ -39,35 +65,25 @@ class EventMetrics:
         self.consumed = Counter("events_consumed_total", "Events consumed and logged, by topic.",
                                 ["topic"], registry=self.registry)
         self.redelivered = Counter("events_redelivered_total",
-                                   "Events delivered again after a rebalance and skipped, by topic.",
+                                   "Events whose id was logged before (a redelivery or a retried publish), skipped.",
                                    ["topic"], registry=self.registry)
         self.undecodable = Counter("events_undecodable_total", "Records that were not event JSON, by topic.",
                                    ["topic"], registry=self.registry)
-        self.broker_reachable = Gauge("events_broker_reachable",
-                                      "1 while the Kafka broker answers every worker, else 0.",
-                                      registry=self.registry, multiprocess_mode="livemin")
-        # Each partition has one owner at a time; a worker reports 0 for the partitions it gave up.
-        self._lag = Gauge("events_consumer_lag",
-                          "Records in a partition not yet consumed by this service (highwater - position).",
-                          ["topic", "partition"], registry=self.registry, multiprocess_mode="livesum")
-        self._lag_reported: set[tuple[str, str]] = set()
+        self.broker_reachable = Gauge("events_broker_reachable", "1 while the Kafka broker answers, else 0.",
+                                      registry=self.registry)
+        self._lag = _LagCollector()
+        self.registry.register(self._lag)
         for topic in TOPICS:
             self.produced.labels(topic)
             self.consumed.labels(topic)
 
-    def report_lag(self, lag: Iterable[tuple[str, int, int]]) -> None:
-        """Set the lag of the ``(topic, partition, lag)`` this process owns; 0 for those it no longer owns."""
-        owned = {(topic, str(partition)): behind for topic, partition, behind in lag}
-        for labels in self._lag_reported - owned.keys():
-            self._lag.labels(*labels).set(0)
-        for labels, behind in owned.items():
-            self._lag.labels(*labels).set(behind)
-        self._lag_reported |= owned.keys()
+    def watch_lag(self, source: LagSource) -> None:
+        """Read ``(topic, partition, lag)`` triples from ``source`` at every scrape."""
+        self._lag.sources.append(source)
 
     def render(self) -> Response:
-        """Return every worker's samples in the Prometheus text format."""
-        text, content_type = multiproc.exposition(self.registry)
-        return Response(text, mimetype=None, content_type=content_type)
+        """Return the samples in the Prometheus text format."""
+        return Response(generate_latest(self.registry), mimetype=None, content_type=CONTENT_TYPE_LATEST)
 
 
 def init_app(app: Flask) -> EventMetrics:

@@ -1,10 +1,15 @@
-"""The Kafka producer of a process: one ``KafkaProducer``, acks from all in-sync replicas, every wait bounded.
+"""The Kafka producer of the process: one ``KafkaProducer``, acks from all in-sync replicas, every wait bounded.
 
-kafka-python defaults to idempotence, ``acks=all`` and a 120 s delivery timeout; here the
-delivery timeout and metadata wait equal the acknowledgement bound (``KAFKA_ACK_TIMEOUT_SECONDS``)
-and the request timeout is that bound less ``KAFKA_LINGER_MS``, so a record the client gave
-up on is also dropped from its buffer instead of reaching the broker minutes after the
-caller heard 503.
+kafka-python 3.0.12 defaults to idempotence, ``acks=all``, a 120 s delivery timeout and a
+60 s ``max_block_ms``. Here a request waits at most ``KAFKA_ACK_TIMEOUT_SECONDS`` in all:
+``max_block_ms`` (the metadata wait inside ``send()``) and the delivery timeout equal that
+bound, and ``future.get`` waits only for what is left of it. The producer is created by the
+broker watch's thread, never by a request, and a request made while the watch knows the
+broker is unreachable is answered 503 at once, without touching the network.
+
+A 503 cannot take an event back: the record may sit in a socket or in the broker already,
+so the answer says it may still be published, and a retry with the same
+``Idempotency-Key`` (the same event id) is the safe way on (the consumers log an id once).
 """
 
 from __future__ import annotations
@@ -12,19 +17,34 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import NamedTuple
 
 import kafka.errors as kafka_errors
 from flask import Flask, current_app
 from kafka import KafkaProducer
-from kafka.producer.future import RecordMetadata
 
 from cinema_common.errors import ApiError
 from events_service.broker import BrokerWatch
 from events_service.config import Config
+from events_service.events import TOPICS
 from events_service.metrics import EventMetrics
 
 log = logging.getLogger(__name__)
 _EXTENSION = "events.producer"
+NOT_ACKNOWLEDGED = ("the event was not acknowledged by Kafka and may still be published; "
+                    "a retry with the same Idempotency-Key is safe")
+
+
+class Acknowledgement(NamedTuple):
+    """Where the broker wrote a record."""
+
+    partition: int
+    offset: int
+
+
+def unavailable(reason: str) -> ApiError:
+    """Return the 503 of a publish that was not acknowledged, with ``reason`` first."""
+    return ApiError(503, f"{reason}: {NOT_ACKNOWLEDGED}")
 
 
 class EventPublisher:
@@ -43,52 +63,73 @@ class EventPublisher:
         """Tell whether the producer has been created (it reconnects by itself from then on)."""
         return self._producer is not None
 
-    def publish(self, topic: str, key: bytes, value: bytes) -> RecordMetadata:
-        """Send one record and wait for the broker's acknowledgement.
+    def publish(self, topic: str, key: bytes, value: bytes) -> Acknowledgement:
+        """Send one record and wait for the broker's acknowledgement, at most ``KAFKA_ACK_TIMEOUT_SECONDS``.
 
-        :raises ApiError: 503 when the broker is unreachable or does not acknowledge in time.
+        :raises ApiError: 503 when the broker is known to be unreachable (at once), or does not
+            acknowledge within the bound, or refuses the record.
         """
         started = time.monotonic()
-        deadline = started + self._config.ack_timeout_seconds
-        for attempt in (1, 2):
-            producer = self._producer_by(deadline, topic)
-            try:
-                future = producer.send(topic, value=value, key=key)
-                metadata = future.get(timeout=max(0.0, deadline - time.monotonic()))
-                break
-            except kafka_errors.KafkaTimeoutError as error:
-                self._fail(topic, "timeout", error)
-                raise ApiError(503, f"Kafka did not acknowledge the event within "
-                                    f"{self._config.ack_timeout_seconds:g}s; it was not published") from None
-            except kafka_errors.KafkaError as error:
-                if error.retriable or attempt == 2:
-                    self._fail(topic, "error", error)
-                    raise ApiError(503, "Kafka did not accept the event; it was not published") from None
-                # A fatal producer error (a broker that lost its producer ids, after a restart without
-                # its data) poisons this client for good. The broker refused the batch, so sending
-                # once more with a new client cannot write the event twice.
-                log.warning("kafka producer failed; replacing it", extra={"detail": f"{type(error).__name__}: {error}"})
-                self._discard(producer)
+        producer = self._producer
+        if self._closed:
+            raise unavailable("the events service is shutting down")
+        if producer is None or not self._broker.ready:
+            self._metrics.produce_failures.labels(topic, "unreachable").inc()
+            raise unavailable("Kafka is unreachable")
+        bound = self._config.ack_timeout_seconds
+        try:
+            future = producer.send(topic, value=value, key=key)
+            metadata = future.get(timeout=max(0.0, started + bound - time.monotonic()))
+        except kafka_errors.KafkaTimeoutError as error:
+            self._fail(topic, "timeout", error)
+            raise unavailable(f"Kafka did not acknowledge the event within {bound:g}s") from None
+        except kafka_errors.KafkaError as error:
+            self._fail(topic, "error", error)
+            if not error.retriable:
+                # A fatal producer error (say, a broker that forgot this producer's id) poisons the
+                # client for good: the watch builds a new one at once.
+                self._discard(producer, error)
+            raise unavailable(f"Kafka refused the event ({type(error).__name__})") from None
         self._metrics.produced.labels(topic).inc()
         self._metrics.produce_latency.labels(topic).observe(time.monotonic() - started)
-        return metadata
+        return Acknowledgement(metadata.partition, metadata.offset)
 
     def connect(self) -> None:
-        """Create the producer now if it does not exist, so the first request does not pay for it."""
-        try:
-            self._producer_by(time.monotonic() + self._config.ack_timeout_seconds, None)
-        except ApiError:
-            if not self._closed:  # a worker that is stopping has nothing to retry
-                log.warning("kafka producer not created yet; the next request will try again")
-
-    def start_over(self) -> None:
-        """Drop the producer, whose producer id belonged to a broker that lost its data; a new one follows."""
+        """Create the producer if it does not exist and learn the topics' partitions; the broker watch calls this."""
         with self._lock:
-            producer, self._producer = self._producer, None
-        if producer is not None:
-            log.warning("kafka producer replaced: the broker lost its data")
-            producer.close(timeout=0)
-        self.connect()
+            if self._closed or self._producer is not None:
+                return
+            bound = self._config.ack_timeout_ms
+            try:
+                producer = KafkaProducer(
+                    bootstrap_servers=list(self._config.kafka_brokers), client_id="events-service-producer",
+                    # kafka-python requires delivery_timeout_ms >= linger_ms + request_timeout_ms.
+                    acks="all", request_timeout_ms=bound - self._config.linger_ms, delivery_timeout_ms=bound,
+                    max_block_ms=bound, bootstrap_timeout_ms=bound,
+                    # Under load, records that arrive within linger_ms share one produce request: far less
+                    # CPU per event for the client and the broker, at the price of linger_ms of latency.
+                    linger_ms=self._config.linger_ms,
+                    # The client's own metrics are read by nothing here; /metrics has the service's.
+                    metrics_enabled=False,
+                    reconnect_backoff_max_ms=self._config.reconnect_backoff_max_ms,
+                    # Only the admin client creates topics, with the configured partitions and replication.
+                    allow_auto_create_topics=False,
+                )
+            except kafka_errors.KafkaError as error:
+                log.warning("kafka producer not created yet; the broker watch will try again",
+                            extra={"detail": f"{type(error).__name__}: {error}"})
+                return
+            try:
+                # Metadata now, so that a request's send() finds it and does not block on it.
+                for topic in TOPICS:
+                    producer.partitions_for(topic)
+            except kafka_errors.KafkaError as error:
+                producer.close(timeout=0)
+                log.warning("kafka producer not created yet; the broker watch will try again",
+                            extra={"detail": f"{type(error).__name__}: {error}"})
+                return
+            self._producer = producer
+        log.info("kafka producer created", extra={"servers": list(self._config.kafka_brokers)})
 
     def close(self) -> None:
         """Send what is buffered (within the bound) and close the producer; later requests get 503."""
@@ -98,66 +139,29 @@ class EventPublisher:
         if producer is not None:
             producer.close(timeout=self._config.ack_timeout_seconds)
 
-    def _producer_by(self, deadline: float, topic: str | None) -> KafkaProducer:
-        if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise ApiError(503, "Kafka is unreachable; the event was not published")
-        try:
-            if self._closed:
-                raise ApiError(503, "the events service is shutting down")
-            if self._producer is None:
-                if not self._broker.ready:
-                    # Fail fast; building a client against a dead broker also leaks its socket (kafka-python).
-                    if topic is not None:
-                        self._metrics.produce_failures.labels(topic, "unreachable").inc()
-                    raise ApiError(503, "Kafka is unreachable; the event was not published")
-                self._producer = self._create(deadline, topic)
-            return self._producer
-        finally:
-            self._lock.release()
-
-    def _create(self, deadline: float, topic: str | None) -> KafkaProducer:
-        bound = self._config.ack_timeout_ms
-        try:
-            producer = KafkaProducer(
-                bootstrap_servers=list(self._config.kafka_brokers), client_id="events-service-producer",
-                # kafka-python requires delivery_timeout_ms >= linger_ms + request_timeout_ms.
-                acks="all", request_timeout_ms=bound - self._config.linger_ms, delivery_timeout_ms=bound,
-                max_block_ms=bound,
-                # Under load, records that arrive within linger_ms share one produce request: far less
-                # CPU per event for the client and the broker, at the price of linger_ms of latency.
-                linger_ms=self._config.linger_ms,
-                # The client's own metrics are read by nothing here; /metrics has the service's.
-                metrics_enabled=False,
-                bootstrap_timeout_ms=max(1, round((deadline - time.monotonic()) * 1000)),
-                reconnect_backoff_max_ms=self._config.reconnect_backoff_max_ms,
-                # Only the admin client creates topics, with the configured partitions and replication.
-                allow_auto_create_topics=False,
-            )
-        except kafka_errors.KafkaError as error:
-            if topic is not None:
-                self._fail(topic, "unreachable", error)
-            raise ApiError(503, "Kafka is unreachable; the event was not published") from None
-        log.info("kafka producer created", extra={"servers": list(self._config.kafka_brokers)})
-        return producer
-
-    def _discard(self, producer: KafkaProducer) -> None:
+    def _discard(self, producer: KafkaProducer, error: Exception) -> None:
         with self._lock:
-            if self._producer is producer:
-                self._producer = None
+            if self._producer is not producer:
+                return
+            self._producer = None
+        log.warning("kafka producer failed; replacing it", extra={"detail": f"{type(error).__name__}: {error}"})
         producer.close(timeout=0)
+        self._broker.check_now()
 
     def _fail(self, topic: str, reason: str, error: Exception) -> None:
         self._metrics.produce_failures.labels(topic, reason).inc()
-        log.warning("event not published", extra={"topic": topic, "reason": reason,
-                                                  "detail": f"{type(error).__name__}: {error}"})
-        if reason != "error":
+        log.warning("event not acknowledged", extra={"topic": topic, "reason": reason,
+                                                    "detail": f"{type(error).__name__}: {error}"})
+        if reason == "timeout":
+            # Whoever asks next hears 503 at once, until the watch sees the broker answer again.
             self._broker.report_failure(f"{type(error).__name__}: {error}")
 
 
 def init_app(app: Flask, metrics: EventMetrics, broker: BrokerWatch) -> EventPublisher:
-    """Attach the process's publisher to ``app``; the producer itself is created once the broker answers."""
+    """Attach the process's publisher to ``app``; the broker watch creates the producer once the broker answers."""
     publisher = EventPublisher(app.config["SETTINGS"], metrics, broker)
     app.extensions[_EXTENSION] = publisher
+    broker.when_ready(publisher.connect)
     return publisher
 
 

@@ -1,7 +1,9 @@
-"""A TCP relay between the service and the broker: stopping it is a broker outage the broker itself survives.
+"""A TCP relay between the service and the broker: an outage (cut) or a hang (stall) the broker itself survives.
 
 A killed-and-restarted Tansu is a new cluster (topics, groups and offsets gone), which
-a real Kafka restart is not; cutting the connection is the honest way to test an outage.
+a real Kafka restart is not; cutting or stalling the connection is the honest way to test
+an outage. A stall is a broker that stopped answering (as under SIGSTOP): connections are
+accepted and kept, and whatever is sent is held, to arrive when the relay resumes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,16 @@ class Relay:
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
+        self._flowing = threading.Event()
+        self._flowing.set()
+
+    def stall(self) -> None:
+        """Hold every byte either way until ``resume``; connections stay open and new ones are accepted."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        """Deliver what was held and let bytes flow again."""
+        self._flowing.set()
 
     def start(self) -> None:
         """Listen on the relay port (again) and accept connections in a background thread."""
@@ -45,6 +57,8 @@ class Relay:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
+        # Pipes holding bytes of a stall find their sockets closed and end.
+        self._flowing.set()
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -70,6 +84,7 @@ class Relay:
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass

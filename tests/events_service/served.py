@@ -12,11 +12,11 @@ from tests.events_service.conftest import wait_until
 
 
 class Service(GunicornServer):
-    """The events service under gunicorn (two workers unless ``WEB_CONCURRENCY`` says otherwise), ready to publish."""
+    """The events service under gunicorn with its own settings (one worker), ready to publish."""
 
     def __init__(self, bootstrap: str, group: str, log: Path, **env: str) -> None:
         super().__init__("events_service.gunicorn_conf", "events_service.app:create_app()", {
-            "WEB_CONCURRENCY": "2", "KAFKA_BROKERS": bootstrap, "KAFKA_CONSUMER_GROUP": group,
+            "KAFKA_BROKERS": bootstrap, "KAFKA_CONSUMER_GROUP": group,
             "KAFKA_CHECK_INTERVAL_SECONDS": "0.2", **env}, log)
         try:
             wait_until(self._ready, 30, f"the service at {self.url}")
@@ -29,7 +29,7 @@ class Service(GunicornServer):
         try:
             return requests.get(f"{self.url}/api/events/ready", timeout=1).status_code == 200
         except (requests.ConnectionError, requests.Timeout):
-            return False  # not listening yet, or the connection waits in the backlog while a worker boots
+            return False  # not listening yet, or the connection waits in the backlog while the worker boots
 
     def evidence(self) -> str:
         """Return what explains a wait that timed out: the health answer and the log without its per-event lines."""

@@ -1,27 +1,41 @@
-"""The publisher as a unit: what it says when it cannot create its producer yet."""
+"""The publisher as a unit: what it answers, and how fast, when it cannot publish."""
 
 from __future__ import annotations
 
-import logging
+import time
 
 import pytest
 
+from cinema_common.errors import ApiError
 from events_service.broker import BrokerWatch
 from events_service.config import Config
 from events_service.metrics import EventMetrics
-from events_service.producer import EventPublisher
-
-RETRY = "kafka producer not created yet; the next request will try again"
+from events_service.producer import NOT_ACKNOWLEDGED, EventPublisher
 
 
-@pytest.mark.parametrize(("closed", "warned"), [(False, True), (True, False)], ids=["serving", "stopping"])
-def test_a_retry_is_promised_only_by_a_publisher_that_still_serves(caplog, closed, warned):
+def _publisher() -> EventPublisher:
     metrics = EventMetrics()
     config = Config()
-    publisher = EventPublisher(config, metrics, BrokerWatch(config, metrics))  # the watch never saw a broker
-    if closed:
-        publisher.close()
-    caplog.set_level(logging.WARNING, logger="events_service.producer")
+    return EventPublisher(config, metrics, BrokerWatch(config, metrics))  # the watch never saw a broker
+
+
+def test_a_broker_known_unreachable_is_a_503_at_once_that_promises_nothing_false():
+    publisher = _publisher()
+    started = time.monotonic()
+    with pytest.raises(ApiError) as raised:
+        publisher.publish("movie-events", b"1", b"{}")
+    assert time.monotonic() - started < 0.1
+    assert raised.value.status == 503
+    assert str(raised.value.message) == f"Kafka is unreachable: {NOT_ACKNOWLEDGED}"
+    assert "may still be published" in NOT_ACKNOWLEDGED
+    assert "Idempotency-Key" in NOT_ACKNOWLEDGED
+
+
+def test_a_closed_publisher_creates_no_producer_and_says_it_is_stopping():
+    publisher = _publisher()
+    publisher.close()
     publisher.connect()
-    assert (RETRY in caplog.messages) is warned
     assert not publisher.connected
+    with pytest.raises(ApiError) as raised:
+        publisher.publish("movie-events", b"1", b"{}")
+    assert raised.value.message.startswith("the events service is shutting down")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 
 import pytest
+
+from events_service.events import EVENT_ID_NAMESPACE, EVENT_TYPES, event_id, message_key
 
 MOVIE = {"movie_id": 1, "title": "Solaris", "action": "viewed"}
 USER = {"user_id": 7, "action": "logged_in", "timestamp": "2024-05-01T10:00:00Z"}
@@ -102,7 +106,7 @@ def test_unknown_event_type_and_wrong_method(offline_app):
     assert wrong_method.get_json() == {"error": "method not allowed"}
 
 
-@pytest.mark.parametrize("limit", ["abc", "0", "-1", "1.5", "5001", ""])
+@pytest.mark.parametrize("limit", ["abc", "0", "-1", "1.5", "5001", "", "+5", " 5", "\u0665"])
 def test_recent_limit_must_be_a_count_within_the_buffer(offline_app, limit):
     response = offline_app.test_client().get(f"/api/events/recent?limit={limit}")
     assert response.status_code == 400
@@ -121,7 +125,8 @@ def test_without_a_broker_a_post_is_a_503_within_the_bound(offline_app):
         response = client.post(f"/api/events/{kind}", json=body)
         assert time.monotonic() - started < 1.0 + 0.5
         assert response.status_code == 503
-        assert response.get_json()["error"].startswith("Kafka is unreachable")
+        assert response.get_json()["error"] == ("Kafka is unreachable: the event was not acknowledged by Kafka and "
+                                                "may still be published; a retry with the same Idempotency-Key is safe")
 
 
 def test_without_a_broker_health_is_up_and_readiness_is_not(offline_app):
@@ -133,3 +138,51 @@ def test_without_a_broker_health_is_up_and_readiness_is_not(offline_app):
     ready = client.get("/api/events/ready")
     assert ready.status_code == 503
     assert ready.get_json()["error"] == "Kafka broker unreachable"
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there", "bell\x07", "del\x7f"])
+def test_a_bad_idempotency_key_is_a_400(offline_app, key):
+    response = offline_app.test_client().post("/api/events/movie", json=MOVIE, headers={"Idempotency-Key": key})
+    assert response.status_code == 400
+    assert "'Idempotency-Key'" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("key", ["a", "x" * 255, "order 42/retry=1 \"quoted\" ~!", "7"])
+def test_a_good_idempotency_key_gets_past_validation(offline_app, key):
+    response = offline_app.test_client().post("/api/events/movie", json=MOVIE, headers={"Idempotency-Key": key})
+    assert response.status_code == 503
+
+
+def test_the_event_id_is_a_uuid5_of_the_type_and_the_key():
+    movie, user = EVENT_TYPES["movie"], EVENT_TYPES["user"]
+    assert event_id(movie, "k-1") == event_id(movie, "k-1") == str(uuid.uuid5(EVENT_ID_NAMESPACE, "movie\nk-1"))
+    assert uuid.UUID(event_id(movie, "k-1")).version == 5
+    assert event_id(movie, "k-1") != event_id(user, "k-1")
+    assert event_id(movie, "k-1") != event_id(movie, "k-2")
+    assert uuid.UUID(event_id(movie, None)).version == 4
+    assert event_id(movie, None) != event_id(movie, None)
+
+
+@pytest.mark.parametrize("kind", ["movie", "user", "payment"])
+@pytest.mark.parametrize("spelling", ["7", "7.0", "7e0", "7.000", "0.7e1", "70e-1"])
+def test_an_integral_number_is_the_integer_in_the_payload_and_the_key(kind, spelling):
+    event_type = EVENT_TYPES[kind]
+    body = {**BODIES[kind], event_type.key_field: json.loads(spelling)}
+    payload = event_type.validate(body)
+    assert payload[event_type.key_field] == 7
+    assert type(payload[event_type.key_field]) is int
+    assert message_key(event_type, payload) == b"7"
+
+
+@pytest.mark.parametrize("spelling", ["7", "7.0", "7e0", "7E+0"])
+def test_the_json_spellings_of_seven_are_one_integer(spelling):
+    data = f'{{"movie_id": {spelling}, "title": "Solaris", "action": "viewed", "user_id": {spelling}}}'
+    assert EVENT_TYPES["movie"].validate(json.loads(data)) == {
+        "movie_id": 7, "title": "Solaris", "action": "viewed", "user_id": 7}
+
+
+@pytest.mark.parametrize("value", [7.5, 1e300, -7.0, 0.0])
+def test_a_non_integral_or_out_of_range_number_for_an_id_is_a_400(offline_app, value):
+    response = offline_app.test_client().post("/api/events/user", json={**USER, "user_id": value})
+    assert response.status_code == 400
+    assert "'user_id'" in response.get_json()["error"]
