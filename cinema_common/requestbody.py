@@ -13,13 +13,15 @@ from typing import Any
 
 from flask import request
 from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import ClientDisconnected
 
 from cinema_common.errors import ApiError
 
 JSON_TYPE = "application/json"
 # gunicorn raises its ParseException subclasses for bad chunk sizes, missing CRLFs and bad
 # trailers, and NoMoreData (an OSError) when the client stops mid-chunk; a reset is an OSError too.
-_FRAMING_ERRORS = (ParseException, OSError)
+# Werkzeug's stream says ClientDisconnected when the body ends before it should.
+_FRAMING_ERRORS = (ParseException, OSError, ClientDisconnected)
 
 
 def require_json_content_type() -> None:

@@ -1,0 +1,141 @@
+"""A stopped PostgreSQL (SIGSTOP) is answered within DB_TIMEOUT_SECONDS + 1 s, and a 503 commits nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from devstack import postgres
+from devstack.server import GunicornServer
+
+TIMEOUT = 1.0
+BOUND = TIMEOUT + 1.0
+# The contract says liveness answers in under 100 ms; the margin is for two cores shared by the suite.
+LIVENESS_BOUND = 0.5
+
+
+def _server_processes(datadir: Path) -> list[int]:
+    """The postmaster (first line of postmaster.pid) and every process it forked."""
+    postmaster = int((datadir / "postmaster.pid").read_text().split()[0])
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == postmaster:
+                children.append(int(entry.name))
+    return [postmaster, *children]
+
+
+@contextmanager
+def frozen(datadir: Path) -> Iterator[None]:
+    """Stop the whole server (the postmaster first, so it forks nothing new), and resume it afterwards."""
+    pids = _server_processes(datadir)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in reversed(pids):
+            os.kill(pid, signal.SIGCONT)
+
+
+def call(url: str, method: str = "GET", body: dict | None = None) -> tuple[int, dict, float]:
+    """Send one request; return the status, the JSON body and the seconds it took."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, payload = response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            status, payload = error.code, json.loads(error.read())
+    return status, payload, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def stack(postgres_server, tmp_path_factory):
+    """The monolith and the movies service under gunicorn on a database of their own, with a 1 s budget."""
+    name = "stalled"
+    with postgres_server.admin() as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {postgres.DATABASE} OWNER {postgres.ROLE}")
+    url = postgres.url(postgres_server.port, database=name)
+    logs = tmp_path_factory.mktemp("stalled")
+    env = {"DB_CONNECTION_STRING": url, "DB_TIMEOUT_SECONDS": str(TIMEOUT), "WEB_CONCURRENCY": "1"}
+    servers = []
+    try:
+        for package in ("monolith", "movies_service"):
+            servers.append(GunicornServer(f"{package}.gunicorn_conf", f"{package}.app:create_app()", env,
+                                          logs / f"{package}.log"))
+        yield servers[0].url, servers[1].url, url
+    finally:
+        for server in servers:
+            server.stop()
+
+
+WRITES = [
+    ("monolith", "/api/users", {"username": "frozen-user", "email": "frozen@example.com"},
+     "SELECT count(*) FROM users WHERE username = 'frozen-user'"),
+    ("monolith", "/api/movies", {"title": "Frozen monolith", "description": "", "rating": 1},
+     "SELECT count(*) FROM movies WHERE title = 'Frozen monolith'"),
+    ("movies", "/api/movies", {"title": "Frozen movies", "description": "", "rating": 1},
+     "SELECT count(*) FROM movies WHERE title = 'Frozen movies'"),
+    ("monolith", "/api/payments", {"user_id": 1, "amount": 123.45},
+     "SELECT count(*) FROM payments WHERE amount = 123.45"),
+    ("monolith", "/api/subscriptions", {"user_id": 1, "plan_type": "frozen", "start_date": "2026-01-01",
+                                        "end_date": "2026-02-01"},
+     "SELECT count(*) FROM subscriptions WHERE plan_type = 'frozen'"),
+]
+READS = [("monolith", "/api/users"), ("monolith", "/api/users?id=1"), ("monolith", "/api/movies"),
+         ("monolith", "/api/payments?user_id=1"), ("monolith", "/api/subscriptions"), ("movies", "/api/movies"),
+         ("monolith", "/ready"), ("movies", "/api/movies/ready"), ("monolith", "/api/movies/ready")]
+LIVENESS = [("monolith", "/health"), ("monolith", "/api/movies/health"), ("movies", "/api/movies/health")]
+
+
+def test_every_endpoint_answers_within_the_bound_and_a_503_commits_nothing(stack, postgres_server):
+    monolith, movies, database_url = stack
+    base = {"monolith": monolith, "movies": movies}
+    for service, path in READS:  # warm pools: the stall must hit connections already made
+        assert call(base[service] + path)[0] == 200
+    answers = {}
+    with frozen(postgres_server.datadir):
+        for service, path in LIVENESS:
+            status, body, took = call(base[service] + path)
+            assert (status, body["status"], took < LIVENESS_BOUND) == (200, True, True), (path, took)
+        for service, path in READS:
+            answers[service, path] = call(base[service] + path)
+        for service, path, body, _ in WRITES:
+            answers[service, path, json.dumps(body)] = call(base[service] + path, "POST", body)
+        status, body, took = call(monolith + "/health")
+        assert (status, body, took < LIVENESS_BOUND) == (200, {"status": True, "database": False}, True)
+    for key, (status, body, took) in answers.items():
+        assert status == 503, (key, status, body)
+        assert body["error"] == "database unavailable"
+        assert took < BOUND, (key, took)
+    time.sleep(BOUND)  # let the resumed server finish whatever it had been handed
+    with psycopg.connect(database_url) as conn:
+        assert [conn.execute(query).fetchone()[0] for *_, query in WRITES] == [0] * len(WRITES)
+
+
+def test_the_backends_recover_once_the_database_answers_again(stack):
+    monolith, movies, _ = stack
+    deadline = time.monotonic() + 20
+    while call(monolith + "/ready")[0] != 200 or call(movies + "/api/movies/ready")[0] != 200:
+        assert time.monotonic() < deadline, "the backends did not recover within 20 s"
+        time.sleep(0.2)
+    status, _, _ = call(monolith + "/api/users", "POST", {"username": "thawed", "email": "thawed@example.com"})
+    assert status == 201
+    assert call(monolith + "/health")[1] == {"status": True, "database": True}
