@@ -186,3 +186,36 @@ def test_a_non_integral_or_out_of_range_number_for_an_id_is_a_400(offline_app, v
     response = offline_app.test_client().post("/api/events/user", json={**USER, "user_id": value})
     assert response.status_code == 400
     assert "'user_id'" in response.get_json()["error"]
+
+
+HOSTILE = [
+    ('{"movie_id": NaN, "title": "a", "action": "b"}', "movie_id"),
+    ('{"movie_id": 1, "title": "a", "action": "b", "rating": Infinity}', "rating"),
+    ('{"movie_id": 1, "title": "a", "action": "b", "rating": -Infinity}', "rating"),
+    ('{"movie_id": 1e400, "title": "a", "action": "b"}', "movie_id"),
+    ('{"movie_id": ' + "9" * 5000 + ', "title": "a", "action": "b"}', None),
+    ('{"movie_id": 1, "title": "\\ud800", "action": "b"}', "title"),
+    ('{"movie_id": 1, "title": "a\\u0000", "action": "b"}', "title"),
+    ('{"movie_id": 1, "title": "a", "action": "b", "genres": [' + "[" * 10_000 + "]" * 10_000 + "]}", None),
+    ("[" * 20000 + "]" * 20000, None),
+]
+
+
+@pytest.mark.parametrize(("data", "field"), HOSTILE, ids=[f"hostile-{number}" for number in range(len(HOSTILE))])
+def test_a_hostile_body_is_a_400_and_never_reaches_the_broker(offline_app, data, field):
+    response = offline_app.test_client().post("/api/events/movie", data=data, content_type="application/json")
+    assert response.status_code in (400, 413), response.get_data()
+    assert response.is_json
+    if field is not None:
+        assert f"'{field}'" in response.get_json()["error"]
+
+
+def test_invalid_utf8_and_an_oversized_body_are_json_errors(offline_app):
+    client = offline_app.test_client()
+    broken = client.post("/api/events/movie", data=b'{"movie_id": 1, "title": "\xff\xfe", "action": "b"}',
+                         content_type="application/json")
+    assert (broken.status_code, broken.get_json()) == (400, {"error": "request body must be a JSON object"})
+    big = client.post("/api/events/movie", data=b'{"title": "' + b"x" * (64 * 1024) + b'"}',
+                      content_type="application/json")
+    assert big.status_code == 413
+    assert big.is_json
