@@ -1,8 +1,13 @@
 """The gateway as WSGI middleware: ``__call__`` decides where a request goes, ``proxy_to`` forwards it.
 
-``/api`` requests never enter Flask (it would only add cost); everything else (``/health``,
-``/ready``, ``/metrics``, unknown paths) is passed to the Flask app. Every request gets
-one JSON access-log line.
+``/api`` requests never enter Flask (it would only add cost). On the admin port every request
+goes to the Flask app (``/health``, ``/ready``, ``/metrics``, ``/status``, ``/dashboard``); on
+the main port only ``/api`` and ``/health`` are served, anything else is a JSON 404. Every
+request gets one JSON access-log line.
+
+For movies requests the share in force comes from the split controller (settings, ramp,
+guard); each answer of the movies service to a routed (not forced) request feeds the guard,
+and a share of movies GETs is mirrored to the other backend for comparison.
 """
 
 from __future__ import annotations
@@ -31,14 +36,36 @@ from proxy_service.forwarding import (
     response_headers,
     status_line,
 )
+from proxy_service.guard import Guard
 from proxy_service.metrics import Metrics
-from proxy_service.routing import MONOLITH, MOVIES, BadOverride, Decision, choose_upstream, route_of
+from proxy_service.routing import MONOLITH, MOVIES, MOVIES_ROUTE, BadOverride, Decision, choose_upstream, route_of
 from proxy_service.routing_file import RoutingSource
+from proxy_service.shadow import MirrorJob, Served, ShadowRunner, should_mirror
+from proxy_service.split import SplitController
+from proxy_service.traffic_history import TrafficHistory
 from proxy_service.upstream import TIMEOUT, Response, Upstream, UpstreamError
 
 log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
 _FALLBACK_METHODS = frozenset({"GET", "HEAD"})
+# The only path outside /api the main port answers; the rest is on the admin port.
+_PUBLIC_OWN_PATHS = frozenset({"/health"})
+
+
+@dataclass(frozen=True)
+class MigrationSafety:
+    """The parts that keep a migration safe: the split in force, the guard, the shadow runner, the traffic history."""
+
+    split: SplitController
+    guard: Guard
+    shadow: ShadowRunner
+    history: TrafficHistory
+    admin_port: int
+
+    def close(self) -> None:
+        """Stop the background work: snapshots and mirrored requests."""
+        self.history.stop()
+        self.shadow.close()
 
 
 @dataclass(slots=True)
@@ -61,8 +88,11 @@ class Gateway:
 
     def __init__(self, app: Callable, *, upstreams: dict[str, Upstream], routing: RoutingSource,
                  breaker: CircuitBreaker, metrics: Metrics, salt: str, max_body_bytes: int,
-                 random_source: Callable[[], float] = random.random, access_log: AccessLog | None = None) -> None:
+                 safety: MigrationSafety, random_source: Callable[[], float] = random.random,
+                 access_log: AccessLog | None = None) -> None:
         self.app = app
+        self.safety = safety
+        self._admin_port = str(safety.admin_port)
         self.access_log = access_log or AccessLog()
         self.upstreams = upstreams
         self.routing = routing
@@ -73,15 +103,21 @@ class Gateway:
         self.random = random_source
 
     def close(self) -> None:
-        """Close the idle connections to every backend."""
+        """Close the idle connections to every backend and stop the background work."""
         for upstream in self.upstreams.values():
             upstream.close_idle()
+        self.safety.close()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request."""
         started = time.perf_counter()
-        route = route_of(environ.get("PATH_INFO", ""))
+        path = environ.get("PATH_INFO", "")
+        admin = environ.get("SERVER_PORT") == self._admin_port
+        route = None if admin else route_of(path)
         if route is None:
+            if not admin and path not in _PUBLIC_OWN_PATHS:
+                call = Call(environ, start_response, started, request_id_of(environ), "gateway")
+                return self._error(call, 404, "not found", record=False)
             return self._own(environ, start_response, started)
         call = Call(environ, start_response, started, request_id_of(environ), route)
         try:
@@ -107,7 +143,8 @@ class Gateway:
             call.decision = choose_upstream(
                 route, settings, user_id=environ.get("HTTP_X_USER_ID", "").strip() or None,
                 override=environ.get("HTTP_X_MIGRATION_TARGET"), salt=self.salt, random=self.random,
-                movies_available=self.breaker.allow)
+                movies_available=self.breaker.allow,
+                movies_percent=self.safety.split.current().percent if route == MOVIES_ROUTE else None)
         except BadOverride as error:
             return self._error(call, 400, f"X-Migration-Target must be 'legacy' or 'new', not {str(error)!r}")
         if call.decision.forced:
@@ -118,6 +155,7 @@ class Gateway:
 
     def proxy_to(self, call: Call, body: bytes, *, may_fall_back: bool = False) -> Iterable[bytes]:
         """Forward the request to the chosen backend, falling back to the monolith when allowed."""
+        settings = self.routing.current()
         decision = call.decision
         call.upstream = decision.upstream
         response, failure = self._exchange(call, body)
@@ -141,6 +179,8 @@ class Gateway:
         if call.fallback:
             headers.append(("X-Fallback-From", MOVIES))
             headers.append(("X-Fallback-Reason", call.fallback))
+        if should_mirror(call.route, environ["REQUEST_METHOD"], settings.shadow_percent, self.random):
+            self._mirror(call, response, settings)
         if response.body is None:
             call.start_response(status_line(response), headers)
             return StreamedBody(response, lambda: self._record(call))
@@ -153,19 +193,34 @@ class Gateway:
         name, environ = call.upstream, call.environ
         upstream = self.upstreams[name]
         headers = request_headers(environ, upstream.address.host_header, call.request_id, len(body))
+        watched = name == MOVIES and not call.decision.forced
+        sent = time.perf_counter()
         try:
             response = upstream.send(environ["REQUEST_METHOD"], request_target(environ), headers, body)
         except UpstreamError as error:
             self.metrics.upstream_error(name, error.kind)
             if name == MOVIES and not error.request_caused:
                 self.breaker.record_failure()
+                if watched:
+                    self.safety.guard.record(True, time.perf_counter() - sent)
             return None, error
+        if watched:
+            self.safety.guard.record(response.status >= 500, time.perf_counter() - sent)
         if name == MOVIES:
             if response.status >= 500:
                 self.breaker.record_failure()
             else:
                 self.breaker.record_success()
         return response, None
+
+    def _mirror(self, call: Call, response: Response, settings: Any) -> None:
+        other = MONOLITH if call.upstream == MOVIES else MOVIES
+        environ = call.environ
+        headers = request_headers(environ, self.upstreams[other].address.host_header, call.request_id, 0)
+        encoding = next((value for name, value in response.headers if name.lower() == "content-encoding"), None)
+        served = Served(call.upstream, response.status, response.body, encoding)
+        self.safety.shadow.mirror(MirrorJob(call.route, request_target(environ), headers, served, other,
+                                            frozenset(settings.shadow_ignore_fields)))
 
     def _own(self, environ: dict[str, Any], start_response: StartResponse, started: float) -> Iterable[bytes]:
         call = Call(environ, start_response, started, request_id_of(environ), "gateway")
@@ -178,14 +233,17 @@ class Gateway:
         self._log(call)
         return result
 
-    def _error(self, call: Call, status: int, message: str) -> Iterable[bytes]:
+    def _error(self, call: Call, status: int, message: str, *, record: bool = True) -> Iterable[bytes]:
         body = json.dumps({"error": message}).encode()
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                    ("X-Request-ID", call.request_id)]
         if call.upstream is not None:
             headers.append(("X-Upstream", call.upstream))
         call.status = status
-        self._record(call)
+        if record:
+            self._record(call)
+        else:
+            self._log(call)
         call.start_response(f"{status} {HTTPStatus(status).phrase}", headers)
         return [body]
 

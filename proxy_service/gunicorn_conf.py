@@ -5,10 +5,15 @@ more cheaply than threads (``make bench`` measures it).
 """
 
 from cinema_common import multiproc
-from cinema_common.serving import gunicorn_settings
+from cinema_common.serving import gunicorn_settings, load_or_exit
+from proxy_service import worker_files
 from proxy_service.config import Config
 
-globals().update(gunicorn_settings(Config.from_env, "proxy_service", workers=2, worker_class="gevent"))
+_settings = gunicorn_settings(Config.from_env, "proxy_service", workers=2, worker_class="gevent")
+# The same workers serve the admin port; the app tells the two apart by the port of the listener.
+_admin_port = load_or_exit(Config.from_env, "proxy_service").admin_port
+_settings["bind"] = [_settings["bind"], f"{_settings['bind'].rpartition(':')[0]}:{_admin_port}"]
+globals().update(_settings)
 # The gateway writes its own JSON access line, with route, upstream and fallback.
 accesslog = None
 _created_dirs: list[str] = []
@@ -19,6 +24,8 @@ def on_starting(server):
     path, created = multiproc.prepare_dir("proxy_service")
     if created:
         _created_dirs.append(path)
+    # A guard trip or shadow mismatches of an earlier run are not this run's.
+    worker_files.remove_folder()
 
 
 def child_exit(server, worker):

@@ -8,7 +8,8 @@ that variable (tests, a single process) the metrics live in a registry of their 
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from cinema_common import multiproc
 
@@ -37,9 +38,20 @@ class Metrics:
                                         ["upstream", "kind"], registry=registry)
         self._circuit_opened = Counter("gateway_circuit_opened", "Times a worker's circuit breaker opened.",
                                        ["upstream"], registry=registry)
+        # Every worker derives the same share from the settings, the ramp and the guard: the latest one set is it.
         self._movies_share = Gauge("gateway_movies_share_percent",
-                                   "Share of /api/movies traffic the routing settings send to the movies service.",
-                                   registry=registry, multiprocess_mode="livemax")
+                                   "Share of /api/movies traffic sent to the movies service now (ramp and guard "
+                                   "included).", registry=registry, multiprocess_mode="livemostrecent")
+        self._ramp_step = Gauge("gateway_ramp_step", "Ramp plan step in force, from 1; 0 without a plan or before it.",
+                                registry=registry, multiprocess_mode="livemostrecent")
+        self._guard_tripped = Gauge("gateway_guard_tripped",
+                                    "1 while a tripped guard holds the movies share at 0, else 0.",
+                                    registry=registry, multiprocess_mode="livemax")
+        self._guard_trips = Counter("gateway_guard_trips", "Times a worker's guard tripped on the movies service.",
+                                    registry=registry)
+        self._shadow = Counter("gateway_shadow_comparisons",
+                               "Mirrored movies GETs by result: match, mismatch, error or skipped.",
+                               ["route", "result"], registry=registry)
         self._children: dict[tuple[str, str, int], tuple] = {}
 
     def observe(self, route: str, upstream: str, status: int, seconds: float) -> None:
@@ -72,6 +84,28 @@ class Metrics:
     def movies_share(self, percent: int) -> None:
         """Publish the share of movies traffic the settings in force send to the movies service."""
         self._movies_share.set(percent)
+
+    def migration_state(self, percent: int, ramp_step: int, tripped: bool) -> None:
+        """Publish the movies share in force, the ramp step (from 1, 0 for none) and whether the guard holds."""
+        self._movies_share.set(percent)
+        self._ramp_step.set(ramp_step)
+        self._guard_tripped.set(1 if tripped else 0)
+
+    def guard_tripped(self) -> None:
+        """Count a trip of this worker's guard."""
+        self._guard_trips.inc()
+
+    def shadow_result(self, route: str, result: str) -> None:
+        """Count one shadow comparison's result."""
+        self._shadow.labels(route, result).inc()
+
+    def collect(self) -> list[Metric]:
+        """Return the metric families of every worker, as ``/metrics`` shows them."""
+        registry = self.registry
+        if registry is None:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+        return list(registry.collect())
 
     def exposition(self) -> tuple[bytes, str]:
         """Return the text exposition format and its content type."""

@@ -71,11 +71,14 @@ def bucket_of(user_id: str, salt: str) -> int:
 
 def choose_upstream(route: str, settings: RoutingSettings, *, user_id: str | None = None,
                     override: str | None = None, salt: str = "", random: Callable[[], float],
-                    movies_available: Callable[[], bool] = lambda: True) -> Decision:
+                    movies_available: Callable[[], bool] = lambda: True,
+                    movies_percent: int | None = None) -> Decision:
     """Decide which backend serves a request on ``route``.
 
     ``random`` returns a float in [0, 1) and is called only for a movies request without a
     user; ``movies_available`` (the circuit breaker) only when the movies service is chosen.
+    ``movies_percent``, when given, is the share in force (a ramp step, or 0 while the guard
+    holds) instead of the one the settings name.
 
     :raises BadOverride: for an ``X-Migration-Target`` other than ``legacy`` or ``new``.
     """
@@ -88,13 +91,14 @@ def choose_upstream(route: str, settings: RoutingSettings, *, user_id: str | Non
         if target is None:
             raise BadOverride(override)
         return Decision(target, route, "override")
-    if not settings.gradual_migration:
+    percent = settings.movies_migration_percent if movies_percent is None else movies_percent
+    if not settings.gradual_migration and (movies_percent is None or movies_percent >= 100):
         upstream, reason = MOVIES, "migration-complete"
     elif user_id:
-        to_movies = bucket_of(user_id, salt) < settings.movies_migration_percent * _PER_PERCENT
+        to_movies = bucket_of(user_id, salt) < percent * _PER_PERCENT
         upstream, reason = (MOVIES if to_movies else MONOLITH), "sticky"
     else:
-        to_movies = random() * 100 < settings.movies_migration_percent
+        to_movies = random() * 100 < percent
         upstream, reason = (MOVIES if to_movies else MONOLITH), "random"
     if upstream == MOVIES and not movies_available():
         return Decision(MONOLITH, route, "circuit-open")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import devstack.server
-from devstack.net import free_port
+from devstack.net import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -176,10 +176,17 @@ class GunicornServer(devstack.server.GunicornServer):
 
 
 class GunicornGateway(GunicornServer):
-    """The real gateway under gunicorn (``proxy_service.gunicorn_conf``)."""
+    """The real gateway under gunicorn (``proxy_service.gunicorn_conf``), its admin port free too (``admin_url``)."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        super().__init__("proxy_service", env, log_path)
+        self.admin_port = int(env.get("ADMIN_PORT") or free_port())
+        self.admin_url = f"http://127.0.0.1:{self.admin_port}"
+        super().__init__("proxy_service", {**env, "ADMIN_PORT": str(self.admin_port)}, log_path)
+        try:
+            wait_for_port(self.admin_port, timeout=30)
+        except TimeoutError:
+            self.kill()
+            raise RuntimeError(f"the gateway's admin port did not open; its log:\n{self.log()[-3000:]}") from None
 
 
 def raw_exchange(port: int, request: bytes, timeout: float = 10) -> bytes:

@@ -21,7 +21,7 @@ def test_defaults_follow_the_contract():
 
 def test_every_setting_is_read():
     config = Config.from_env({
-        "PORT": "9000", "MONOLITH_URL": "http://mono:1/", "MOVIES_SERVICE_URL": "http://movies:2",
+        "PORT": "9000", "ADMIN_PORT": "9100", "MONOLITH_URL": "http://mono:1/", "MOVIES_SERVICE_URL": "http://movies:2",
         "EVENTS_SERVICE_URL": "http://events", "GRADUAL_MIGRATION": "no", "MOVIES_MIGRATION_PERCENT": "30",
         "MIGRATION_OVERRIDE_ENABLED": "false", "MOVIES_FALLBACK_ENABLED": "0", "ROUTING_CONFIG_FILE": "/etc/r.env",
         "ROUTING_CHECK_SECONDS": "2.5", "MIGRATION_SALT": "pepper", "UPSTREAM_CONNECT_TIMEOUT_SECONDS": "0.5",
@@ -30,7 +30,7 @@ def test_every_setting_is_read():
         "CIRCUIT_FAILURE_THRESHOLD": "3", "CIRCUIT_COOLDOWN_SECONDS": "1.5", "READY_TIMEOUT_SECONDS": "0.3",
     })
     assert config == Config(
-        port=9000, monolith_url="http://mono:1", movies_service_url="http://movies:2",
+        port=9000, admin_port=9100, monolith_url="http://mono:1", movies_service_url="http://movies:2",
         events_service_url="http://events",
         routing=RoutingSettings(gradual_migration=False, movies_migration_percent=30, override_enabled=False,
                                 fallback_enabled=False),

@@ -33,9 +33,10 @@ def stack(database_url: str, tmp_path) -> Iterator[SimpleNamespace]:
             server.stop()
 
 
-def call(stack, path: str, *, method: str = "GET", body: dict | None = None, **headers: str):
+def call(stack, path: str, *, method: str = "GET", body: dict | None = None, base: str | None = None,
+         **headers: str):
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{stack.gateway.url}{path}", data=data, method=method,
+    request = urllib.request.Request(f"{base or stack.gateway.url}{path}", data=data, method=method,
                                      headers={"Content-Type": "application/json", **headers})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -75,7 +76,7 @@ def test_other_routes_and_readiness_with_the_real_services(stack):
     status, headers, body = call(stack, "/api/events/movie", method="POST", body={})
     assert (status, headers["X-Upstream"]) == (502, "events-service")
     assert body["error"].startswith("cannot connect to events-service")
-    status, _, ready = call(stack, "/ready")
+    status, _, ready = call(stack, "/ready", base=stack.gateway.admin_url)
     assert status == 200
     assert {name: state["up"] for name, state in ready["upstreams"].items()} == {
         "monolith": True, "movies-service": True, "events-service": False}

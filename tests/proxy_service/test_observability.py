@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from tests.proxy_service.admin_port import ADMIN
 from tests.proxy_service.backends import unused_url
 
 
@@ -19,7 +20,7 @@ def sample(metrics_text: str, name: str, **labels: str) -> float:
 
 
 def test_ready_reports_every_backend(client, backends):
-    response = client.get("/ready")
+    response = client.get("/ready", **ADMIN)
     body = response.get_json()
     assert (response.status_code, body["status"]) == (200, "ready")
     assert {name: state["up"] for name, state in body["upstreams"].items()} == {
@@ -33,7 +34,7 @@ def test_ready_reports_every_backend(client, backends):
 def test_a_service_down_is_reported_without_failing_readiness(client, backends):
     backends.movies.stop()
     backends.events.status = 503
-    response = client.get("/ready")
+    response = client.get("/ready", **ADMIN)
     states = response.get_json()["upstreams"]
     assert response.status_code == 200
     assert states["movies-service"]["up"] is False
@@ -43,7 +44,7 @@ def test_a_service_down_is_reported_without_failing_readiness(client, backends):
 
 def test_without_the_monolith_the_gateway_is_not_ready_but_alive(make_app):
     client = make_app(monolith_url=unused_url(), ready_timeout_seconds=0.3).test_client()
-    response = client.get("/ready")
+    response = client.get("/ready", **ADMIN)
     assert response.status_code == 503
     assert response.get_json()["error"] == "the monolith does not answer its health check"
     assert client.get("/health").status_code == 200
@@ -57,7 +58,7 @@ def test_metrics_count_requests_fallbacks_and_overrides(make_app, backends):
     client.get("/api/movies", headers={"X-Migration-Target": "legacy"})
     backends.movies.status = 502
     client.get("/api/movies")
-    response = client.get("/metrics")
+    response = client.get("/metrics", **ADMIN)
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain")
     text = response.get_data(as_text=True)

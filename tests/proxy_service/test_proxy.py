@@ -11,6 +11,7 @@ import time
 import pytest
 
 from proxy_service.app import gateway_of
+from tests.proxy_service.admin_port import ADMIN
 from tests.proxy_service.backends import RawBackend, StrayBytesBackend
 
 
@@ -112,7 +113,7 @@ def test_a_config_file_change_takes_effect_and_a_bad_file_is_ignored(make_app, t
     config_file.write_text("GRADUAL_MIGRATION=perhaps\n")
     time.sleep(0.1)
     assert {upstream_of(client.get("/api/movies")) for _ in range(20)} == {"movies-service"}
-    routing = client.get("/ready").get_json()["routing"]
+    routing = client.get("/ready", **ADMIN).get_json()["routing"]
     assert routing["gradual_migration"] is False
     assert routing["file_error"] == "invalid GRADUAL_MIGRATION='perhaps': expected one of true/false/1/0/yes/no"
 
@@ -290,7 +291,7 @@ def test_a_body_the_backend_refused_for_its_size_does_not_open_the_circuit(make_
     assert client.post("/api/movies", data=b"x" * (1024 * 1024 + 1)).status_code == 413
     backends.movies.status = None
     assert client.get("/api/movies").headers["X-Upstream"] == "movies-service"
-    assert client.get("/ready").get_json()["upstreams"]["movies-service"]["circuit"] == "closed"
+    assert client.get("/ready", **ADMIN).get_json()["upstreams"]["movies-service"]["circuit"] == "closed"
 
 
 def test_bytes_after_a_204_do_not_break_the_next_request(make_app):

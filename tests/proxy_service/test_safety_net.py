@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from tests.proxy_service.admin_port import ADMIN
+
 
 @pytest.fixture
 def all_to_movies(make_app):
@@ -90,7 +92,7 @@ def test_the_circuit_opens_after_consecutive_failures_and_recovers_after_the_coo
     reasons = [fallback_of(client.get("/api/movies"))[2] for _ in range(6)]
     assert reasons == ["status-503"] * 3 + ["circuit-open"] * 3
     assert len(backends.movies.received) == 3, "an open circuit sends nothing to the movies service"
-    assert client.get("/ready").get_json()["upstreams"]["movies-service"]["circuit"] == "open"
+    assert client.get("/ready", **ADMIN).get_json()["upstreams"]["movies-service"]["circuit"] == "open"
 
     time.sleep(0.35)
     assert fallback_of(client.get("/api/movies"))[2] == "status-503", "the probe fails: open again"
@@ -100,7 +102,7 @@ def test_the_circuit_opens_after_consecutive_failures_and_recovers_after_the_coo
     time.sleep(0.35)
     assert fallback_of(client.get("/api/movies")) == ("movies-service", None, None), "the probe succeeds"
     assert [fallback_of(client.get("/api/movies"))[0] for _ in range(5)] == ["movies-service"] * 5
-    assert client.get("/ready").get_json()["upstreams"]["movies-service"]["circuit"] == "closed"
+    assert client.get("/ready", **ADMIN).get_json()["upstreams"]["movies-service"]["circuit"] == "closed"
 
 
 def test_an_open_circuit_leaves_other_routes_alone(make_app, backends):

@@ -8,22 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from proxy_service.config import RoutingSettings
 from proxy_service.guard import Guard, GuardLimits
 from proxy_service.split import COMPLETE, FIXED, RAMP, TRIPPED, SplitController
 from proxy_service.worker_files import WorkerFiles
-
-
-@dataclasses.dataclass(frozen=True)
-class RoutingSettings:
-    """The routing fields the split reads (config.RoutingSettings gets them when the split is wired in)."""
-
-    gradual_migration: bool = True
-    movies_migration_percent: int = 50
-    ramp_steps: tuple[int, ...] = ()
-    ramp_interval_seconds: float = 600.0
-    ramp_start: float | None = None
-    guard_enabled: bool = True
-    guard_rearm: str = ""
 
 
 class Clock:
