@@ -5,14 +5,16 @@ Every request's database work fits in ``DB_TIMEOUT_SECONDS``, whatever PostgreSQ
 - waiting for a pooled connection is bounded by the pool's ``timeout``;
 - the server itself ends a statement, an idle transaction and a whole transaction that
   outlive the budget (``statement_timeout``, ``idle_in_transaction_session_timeout``,
-  ``transaction_timeout``), so it never commits a transaction its client gave up on;
+  ``transaction_timeout``), so a slow query or a lock wait ends with its own error;
 - libpq's ``connect_timeout``, TCP keepalives and ``tcp_user_timeout`` drop a peer that
   went away;
 - and a stopped server, which none of those notice, is cut by the client's own alarm
   (``cinema_common.watchdog``) at the deadline.
 
 A request that cannot finish gets 503 when nothing was committed. The one case where the
-outcome is unknown, a COMMIT sent whose answer never came, gets 504 saying so.
+outcome is unknown, a COMMIT sent whose answer never came, gets 504 saying so: a stopped
+server that resumes reads and applies a COMMIT already in its socket buffer before its
+timeouts act (tests/integration/test_stalled_database.py shows it).
 """
 
 from __future__ import annotations

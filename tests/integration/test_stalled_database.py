@@ -9,14 +9,19 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from cinema_common.db import OUTCOME_UNKNOWN, transaction
+from cinema_common.errors import ApiError
 from devstack import postgres
 from devstack.server import GunicornServer
+from monolith.app import create_app
+from monolith.config import Config
+from tests.dbapps import built
 
 TIMEOUT = 1.0
 BOUND = TIMEOUT + 1.0
@@ -139,3 +144,17 @@ def test_the_backends_recover_once_the_database_answers_again(stack):
     status, _, _ = call(monolith + "/api/users", "POST", {"username": "thawed", "email": "thawed@example.com"})
     assert status == 201
     assert call(monolith + "/health")[1] == {"status": True, "database": True}
+
+
+def test_a_commit_whose_answer_never_came_is_504_because_the_server_may_still_apply_it(postgres_server,
+                                                                                       database_url):
+    for app in built(create_app, Config(db_connection_string=database_url, db_timeout_seconds=TIMEOUT)):
+        with app.app_context(), pytest.raises(ApiError) as caught, ExitStack() as thaw, transaction() as conn:
+            conn.execute("INSERT INTO movies (title) VALUES ('commit in flight')")
+            thaw.enter_context(frozen(postgres_server.datadir))  # the COMMIT goes out to a stopped server
+    assert (caught.value.status, caught.value.message) == (504, OUTCOME_UNKNOWN)
+    time.sleep(BOUND)
+    with psycopg.connect(database_url) as conn:
+        # Resumed, the server read the COMMIT waiting in its socket and applied it before its expired
+        # transaction_timeout acted: this is why such a request is a 504 "may have been stored", not a 503.
+        assert conn.execute("SELECT count(*) FROM movies WHERE title = 'commit in flight'").fetchone()[0] == 1
