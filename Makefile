@@ -1,7 +1,9 @@
 # CinemaAbyss: one entry point for running and testing the whole system.
-#   make run    the whole stack in the foreground (Ctrl-C stops everything)
+#   make run    the whole stack in the foreground, under supervisord (Ctrl-C stops everything)
 #   make up     the same stack in the background, returning once every service is healthy
-#   make down   stop what `make up` started
+#   make ctl    supervisorctl for that stack: `make ctl ARGS='stop movies'`, then `ARGS='start movies'`
+#   make logs   follow the output of every process of the stack `make up` started
+#   make down   stop what `make up` started, and fail unless every port is closed
 #   make test   lint, unit and integration tests against real PostgreSQL and Kafka-protocol broker,
 #               then the API suites (make e2e), then a short summary of all of it
 #   make e2e    the Postman collection (newman) and schemathesis against a throw-away stack
@@ -23,23 +25,19 @@ export MONOLITH_PORT ?= 8080
 export MOVIES_PORT ?= 8081
 export EVENTS_PORT ?= 8082
 export PROXY_PORT ?= 8000
+# The gateway's admin port (/ready, /metrics, /status, /dashboard).
+export ADMIN_PORT ?= 9000
 export BIND_HOST ?= 127.0.0.1
 export DB_CONNECTION_STRING ?= postgresql://cinemaabyss:cinemaabyss@127.0.0.1:$(POSTGRES_PORT)/cinemaabyss
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-HEALTH_URLS = tcp://127.0.0.1:$(POSTGRES_PORT) tcp://127.0.0.1:$(KAFKA_PORT) \
-              http://127.0.0.1:$(MONOLITH_PORT)/health \
-              http://127.0.0.1:$(MOVIES_PORT)/api/movies/health \
-              http://127.0.0.1:$(EVENTS_PORT)/api/events/ready \
-              http://127.0.0.1:$(PROXY_PORT)/health
 REQUIREMENTS := requirements.txt $(wildcard */requirements.txt)
-PIDFILE := $(VAR_DIR)/stack.pid
 # Where the suites leave their reports for the summary of `make test`.
 REPORTS := var/reports
 POSTMAN_DEPS := tests/postman/node_modules/.installed
 
-.PHONY: help venv run up down test lint pytest e2e
+.PHONY: help venv run up down ctl logs test lint pytest e2e
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,19 +50,21 @@ $(VENV)/.installed: $(REQUIREMENTS)
 
 venv: $(VENV)/.installed ## create or update .venv from the requirements
 
-run: venv ## run the whole stack in the foreground
-	mkdir -p $(VAR_DIR)
-	honcho start -f Procfile
+# The Procfile lists the processes; devstack/supervisor.py writes $(VAR_DIR)/supervisord.conf from it.
+run: venv ## run the whole stack in the foreground; Ctrl-C stops it
+	python -m devstack.supervisor run
 
-up: venv ## start the stack in the background and wait until it is healthy
-	mkdir -p $(VAR_DIR)
-	if [ -f $(PIDFILE) ] && kill -0 "$$(cat $(PIDFILE))" 2>/dev/null; then echo "already up (pid $$(cat $(PIDFILE)))"; exit 0; fi
-	setsid honcho start -f Procfile > $(VAR_DIR)/stack.log 2>&1 < /dev/null & echo $$! > $(PIDFILE)
-	python -m devstack.wait --timeout 120 $(HEALTH_URLS) || { tail -n 50 $(VAR_DIR)/stack.log; $(MAKE) --no-print-directory down; exit 1; }
-	@echo "stack is up; logs in $(VAR_DIR)/stack.log, stop it with 'make down'"
+up: venv ## start the stack in the background and wait until it is healthy; a running stack is left alone
+	python -m devstack.supervisor up
 
-down: ## stop the stack started by `make up`
-	python -m devstack.stop $(PIDFILE)
+down: ## stop the stack started by `make up`; fails, naming the ports, unless all of them are closed
+	python -m devstack.supervisor down
+
+ctl: ## supervisorctl for the stack of `make up`: make ctl ARGS='stop movies' (no ARGS: status)
+	python -m devstack.supervisor ctl $(ARGS)
+
+logs: ## follow the output of every process of the stack of `make up`
+	tail -n 50 -F $(VAR_DIR)/stack.log
 
 lint: venv ## ruff over the whole repository
 	ruff check .

@@ -28,12 +28,13 @@ def answers(url: str) -> bool:
         return False
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m devstack.wait``."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--timeout", type=float, default=120)
+    parser.add_argument("--quiet", action="store_true", help="print nothing once every URL answers")
     parser.add_argument("urls", nargs="+")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     deadline = time.monotonic() + args.timeout
     pending = list(args.urls)
     while pending:
@@ -43,7 +44,8 @@ def main() -> int:
             return 1
         if pending:
             time.sleep(0.5)
-    print(f"healthy: {' '.join(args.urls)}")
+    if not args.quiet:
+        print(f"healthy: {' '.join(args.urls)}")
     return 0
 
 

@@ -44,18 +44,32 @@ def reports(tmp_path):
     return tmp_path
 
 
-def test_the_summary_counts_every_suite(reports):
+def test_the_summary_counts_every_suite_in_its_own_unit(reports):
     lines = summary.summary(reports)
-    assert "pytest        6 passed, 2 failed, 2 skipped" in lines
-    assert "newman        47 assertions passed, 3 failed; 20 requests, 1 failed" in lines
+    assert "pytest        10 tests: 6 passed, 2 failed, 2 skipped" in lines
+    assert "newman        50 assertions: 47 passed, 3 failed (20 requests, 1 failed)" in lines
     assert any(line.startswith("schemathesis  monolith        12 operations, 100 test cases, 1 failures")
                for line in lines)
     assert any(line.startswith("schemathesis  gateway") and line.endswith("not run") for line in lines)
-    # 6 tests + 47 assertions + 98 cases passed; 2 tests + 4 newman failures + 2 cases failed
-    assert lines[-1] == "total: 151 passed, 8 failed"
+    # Tests, assertions and test cases are different units: no line adds them up.
+    assert not any(line.startswith("total") for line in lines)
+    assert lines[-1] == ("result: failed: pytest, newman, schemathesis monolith; not run: "
+                         "schemathesis movies-service, schemathesis events-service, schemathesis gateway")
+
+
+def test_the_summary_says_when_every_suite_passed(reports):
+    (reports / "pytest.xml").write_text('<testsuites><testsuite name="pytest" tests="3" failures="0" errors="0"'
+                                        ' skipped="1"/></testsuites>')
+    (reports / "newman.json").write_text(json.dumps({"run": {"stats": {
+        "assertions": {"total": 5, "failed": 0}, "requests": {"total": 2, "failed": 0}}}}))
+    for service in ("monolith", "movies-service", "events-service", "gateway"):
+        (reports / f"schemathesis-{service}.json").write_text(json.dumps({
+            "operations": {"tested": 1}, "errors": [],
+            "test_cases": {"generated": 9, "with_failures": 0, "unique_failures": 0, "errored": 0}}))
+    assert summary.summary(reports)[-1] == "result: every suite passed"
 
 
 def test_a_suite_without_a_report_is_not_run(tmp_path):
     lines = summary.summary(tmp_path)
-    assert lines[-1] == "total: 0 passed, 0 failed"
+    assert lines[-1].startswith("result: not run: pytest, newman, schemathesis monolith")
     assert "pytest        not run" in lines and "newman        not run" in lines

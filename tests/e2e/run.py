@@ -28,12 +28,13 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from devstack import supervisor
 from tests.fuzz import run as fuzz
 
 ROOT = Path(__file__).resolve().parents[2]
 VAR_DIR = "var/e2e"
 POSTMAN = ROOT / "tests" / "postman"
-PORTS = ("POSTGRES_PORT", "KAFKA_PORT", "MONOLITH_PORT", "MOVIES_PORT", "EVENTS_PORT", "PROXY_PORT")
+PORTS = ("POSTGRES_PORT", "KAFKA_PORT", "MONOLITH_PORT", "MOVIES_PORT", "EVENTS_PORT", "PROXY_PORT", "ADMIN_PORT")
 # Settings the Makefile derives from the ports; inherited from a parent make they would still
 # name the default ports, so they are dropped and the Makefile derives them again. MAKEFLAGS
 # would carry a `make test PORT=...` override into the inner make.
@@ -66,9 +67,8 @@ def stack_environment(ports: dict[str, int]) -> dict[str, str]:
 
 
 def procfile_processes() -> set[str]:
-    """Return the process names the Procfile runs."""
-    lines = (ROOT / "Procfile").read_text().splitlines()
-    return {line.split(":", 1)[0].strip() for line in lines if ":" in line and not line.startswith("#")}
+    """Return the process names the Procfile runs (as the local stack's supervisord config lists them)."""
+    return set(supervisor.procfile_processes())
 
 
 @contextmanager
