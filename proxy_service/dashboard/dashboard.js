@@ -170,10 +170,17 @@ function renderShadow(shadow) {
     : "SHADOW_PERCENT=0: no requests are mirrored.";
   const box = byId("shadow-mismatches");
   if (!shadow.mismatches.length) { box.replaceChildren(el("p", { class: "muted" }, "none")); return; }
-  box.replaceChildren(...shadow.mismatches.slice(0, 12).map((m) => {
+  // The same difference seen again and again is one entry with a count, the newest first.
+  const groups = new Map();
+  for (const m of shadow.mismatches) {
+    const key = JSON.stringify([m.path, m.served_by, m.statuses, m.differences]);
+    if (groups.has(key)) groups.get(key).count += 1; else groups.set(key, { m, count: 1 });
+  }
+  box.replaceChildren(...[...groups.values()].slice(0, 8).map(({ m, count }) => {
     const names = Object.keys(m.statuses);
     const head = el("div", { class: "head" }, el("span", { class: "path" }, `GET ${m.path}`),
-      el("span", { class: "muted" }, `${clock(m.at)} · served by ${m.served_by} · ` +
+      count > 1 ? el("span", { class: "badge warn" }, `× ${count}`) : "",
+      el("span", { class: "muted" }, `${count > 1 ? "last " : ""}${clock(m.at)} · served by ${m.served_by} · ` +
         names.map((n) => `${n} ${m.statuses[n]}`).join(" vs ")));
     const table = el("table", { class: "diff" },
       el("tr", {}, el("th", {}, "JSON path"), ...names.map((n) => el("th", {}, n))),
