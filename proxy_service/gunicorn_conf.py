@@ -1,7 +1,8 @@
 """Gunicorn settings of the gateway; the Procfile and the Dockerfile both load this module.
 
-gevent workers by default: a proxy spends its time waiting on backends, and greenlets wait
-more cheaply than threads (``make bench`` measures it).
+gevent workers by default: a proxy spends its time waiting on backends and on clients, and
+a waiting greenlet costs kilobytes where a thread costs a worker slot. Slow clients are
+held here, never by a backend (docs/decisions/0002-gevent-for-edge-facing-services.md).
 """
 
 from cinema_common import multiproc

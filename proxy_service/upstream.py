@@ -80,6 +80,24 @@ class StaleConnectionRetry(Retry):
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
+class ForwardingAdapter(RawTargetAdapter):
+    """The adapter the gateway sends through: raw targets, and responses wrapped without reading cookies."""
+
+    def build_response(self, req: requests.PreparedRequest, resp) -> requests.Response:
+        """Wrap urllib3's response as ``HTTPAdapter`` does, minus the cookie jar and header copy nobody reads.
+
+        The gateway keeps no cookie and reads status, headers and body from ``raw``.
+        """
+        response = requests.Response()
+        response.status_code = resp.status
+        response.raw = resp
+        response.reason = resp.reason
+        response.url = req.url
+        response.request = req
+        response.connection = self
+        return response
+
+
 def _closed_before_answering(error: BaseException) -> bool:
     return isinstance(error, ProtocolError) and len(error.args) > 1 and isinstance(error.args[1], _CLOSED)
 
@@ -178,7 +196,7 @@ class Upstream:
         self.session.cookies = RequestsCookieJar(policy=NoCookies())
         retry = StaleConnectionRetry(total=1, connect=0, read=1, redirect=0, status=0, other=0,
                                      allowed_methods=IDEMPOTENT, raise_on_redirect=False, raise_on_status=False)
-        self.adapter = RawTargetAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=retry)
+        self.adapter = ForwardingAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=retry)
         self.session.mount("http://", self.adapter)
 
     def close_idle(self) -> None:
