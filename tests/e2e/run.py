@@ -133,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         urls = {tag: f"http://127.0.0.1:{ports[port_var]}" for tag, port_var, _ in services}
         # A service the stack does not run gets an empty base URL: its Postman folder is skipped.
         postman_urls = {variable: urls.get(tag, "") for tag, _, _, variable in SERVICES}
+        # The gateway's admin port (/ready, /metrics, /status, /dashboard), for the requests that ask it.
+        postman_urls["admin_url"] = f"http://127.0.0.1:{ports['ADMIN_PORT']}" if "gateway" in urls else ""
         print(f"API suites: stack in {VAR_DIR} on " + ", ".join(f"{k}={v}" for k, v in ports.items()), flush=True)
         with stack(stack_environment(ports)) as up:
             if not up:
