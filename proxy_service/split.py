@@ -76,17 +76,26 @@ class SplitController:
         self._held_index = -1
         self._next_check = float("-inf")
         self._split: Split | None = None
+        self._state: Any = None
+        self._trip: Trip | None = None
+        self._valid_until = float("-inf")
+        self._released_at = float("-inf")
         self._last_trip: dict[str, Any] | None = None
 
     def current(self) -> Split:
-        """Return the split in force now."""
+        """Return the split in force now; the last answer is reused until the settings, the guard or a step change."""
         now = self._clock()
         state = self.routing.state
+        split = self._split
+        if split is not None and now < self._valid_until and state is self._state and self.guard.trip is self._trip:
+            return split
         with self._lock:
             self._follow(state.settings, now)
             split = self._decide(state, now)
             changed = split != self._split
-            self._split = split
+            self._split, self._state, self._trip = split, state, self.guard.trip
+            change = split.position.next_change if split.position is not None else None
+            self._valid_until = min(self._next_check, change if change is not None else float("inf"))
         if changed:
             self._on_change(split)
         return split
@@ -116,6 +125,7 @@ class SplitController:
         elif released and settings.ramp_steps:
             self._anchor = resumed_anchor(self._plan(settings), self._held_index, now)
         if released:
+            self._released_at = now
             log.info("guard re-armed: the movies share follows the settings again",
                      extra={"resumed_ramp_index": self._held_index})
         if now >= self._next_check:
@@ -130,7 +140,8 @@ class SplitController:
             index = int(record.get("ramp_index", -1))
         except (KeyError, TypeError, ValueError):
             return
-        if self.guard.adopt(trip):
+        # A trip older than this worker's last release (GUARD_ENABLED switched off and on) is over.
+        if trip.at > self._released_at and self.guard.adopt(trip):
             self._held_index = index
             self._last_trip = record
             log.info("guard trip of another worker adopted: movies share held at 0", extra={"reason": trip.reason})

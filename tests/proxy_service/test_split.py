@@ -131,3 +131,18 @@ def test_a_trip_of_one_worker_reaches_the_others_through_their_shared_files(cloc
     second_routing.set(guard_rearm="again")
     clock.now += 1.0
     assert second.current().percent == 40
+
+
+def test_switching_the_guard_off_releases_a_trip_for_good(clock, tmp_path):
+    files = WorkerFiles(tmp_path)
+    routing, guard, controller = build(clock, files, movies_migration_percent=40)
+    controller.current()
+    fail(guard)
+    assert controller.current().percent == 0
+    clock.now += 1.0
+    routing.set(guard_enabled=False)
+    assert controller.current().percent == 40
+    clock.now += 1.0
+    routing.set(guard_enabled=True)
+    clock.now += 1.0
+    assert controller.current().percent == 40, "the old trip in the shared file is not adopted again"
