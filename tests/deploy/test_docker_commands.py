@@ -97,8 +97,9 @@ def stack(postgres_server, stack_database, broker, tmp_path_factory) -> Iterator
             env.update({key: _rewrite(value, endpoints) for key, value in compose.environment(service).items()})
             unresolved = {key: value for key, value in env.items() if hostnames.search(value)}
             assert not unresolved, f"{name}: compose addresses with no stand-in: {unresolved}"
-            # Only what must differ on a shared host: a free port on loopback, one worker.
-            env.update(PORT=str(ports[name]), BIND_HOST="127.0.0.1", WEB_CONCURRENCY="1")
+            # Only what must differ on a shared host: free ports on loopback (the gateway's admin
+            # port too; the others ignore ADMIN_PORT), one worker.
+            env.update(PORT=str(ports[name]), ADMIN_PORT=str(free_port()), BIND_HOST="127.0.0.1", WEB_CONCURRENCY="1")
             running[name] = StandIn(name, layout, env, logs)
             running[name].wait_until(service["healthcheck"]["test"][1:], layout.healthcheck_timeout)
         yield running

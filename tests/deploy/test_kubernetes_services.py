@@ -19,7 +19,8 @@ OTHER_VALUES = {
     "fullnameOverride": "abyss",
     "migration": {"gradual": False, "moviesPercent": 100},
     "monolith": {"port": 9080, "env": {"DB_TIMEOUT_SECONDS": "2"}},
-    "proxyService": {"port": 9000, "autoscaling": {"enabled": False}, "env": {"UPSTREAM_READ_TIMEOUT_SECONDS": "5"}},
+    "proxyService": {"port": 9000, "adminPort": 9100, "autoscaling": {"enabled": False},
+                     "env": {"UPSTREAM_READ_TIMEOUT_SECONDS": "5"}},
     "eventsService": {"env": {"KAFKA_TOPIC_PARTITIONS": "6"}},
 }
 SOURCES = {"kubernetes/": k8s.plain_objects(), "helm": k8s.rendered_objects(),
@@ -62,11 +63,15 @@ def test_the_environment_starts_the_service_on_the_container_port(case):
     (container,) = k8s.containers(deployment)
     env = k8s.container_env(container, SOURCES[source])
     config = services.load_config(package, env)
-    (port,) = container["ports"]
-    assert config.port == port["containerPort"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert config.port == ports.pop("http")
+    # The gateway's second port, its admin port, is the only other one.
+    assert ports == ({"admin": config.admin_port} if hasattr(config, "admin_port") else {})
     # Every dependency is named: nothing is left at its localhost default.
     assert "localhost" not in repr(config)
-    assert services.gunicorn_start(package, env)["bind"] == f"0.0.0.0:{port['containerPort']}"
+    bind = services.gunicorn_start(package, env)["bind"]
+    assert ([bind] if isinstance(bind, str) else bind) == [f"0.0.0.0:{port['containerPort']}"
+                                                           for port in container["ports"]]
 
 
 @pytest.mark.parametrize("case", CASES, ids=map(_id, CASES))
@@ -89,10 +94,14 @@ def test_liveness_holds_and_readiness_fails_while_dependencies_are_down(componen
     (deployment,) = [obj for obj in k8s.of_kind(SOURCES["kubernetes/"], "Deployment").values()
                      if k8s.component(obj) == component]
     (container,) = k8s.containers(deployment)
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
     with services.offline_app(services.PACKAGES[component]) as app:
         client = app.test_client()
-        assert client.get(container["livenessProbe"]["httpGet"]["path"]).status_code == 200
-        assert client.get(container["readinessProbe"]["httpGet"]["path"]).status_code == 503
+        for probe, status in (("livenessProbe", 200), ("readinessProbe", 503)):
+            action = container[probe]["httpGet"]
+            # The request arrives on the probe's port, as the kubelet's does (the gateway serves probes on one).
+            response = client.get(action["path"], base_url=f"http://localhost:{ports[action['port']]}")
+            assert response.status_code == status, probe
 
 
 def test_libpq_takes_the_role_from_the_environment_not_from_the_url(postgres_server):

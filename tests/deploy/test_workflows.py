@@ -141,8 +141,8 @@ def test_ci_runs_the_readme_command_on_every_push_and_pull_request():
 
 
 def test_ci_installs_every_system_package_that_ci_run_would_need_on_ubuntu():
-    # The runner image already has make, Python's venv and Node.js; .ci/run adds the rest.
-    preinstalled = {"make", "python3-venv", "nodejs", "npm"}
+    # The runner image already has make, Python's venv, Node.js and Chromium; .ci/run adds the rest.
+    preinstalled = {"make", "python3-venv", "nodejs", "npm", "chromium"}
     needed = set(re.findall(r"need_apt\+=\(([^)]*)\)", (ROOT / ".ci/run").read_text()))
     packages = {package for group in needed for package in group.split()} - preinstalled
     listed = re.search(r"^CI_PACKAGES := (.*)$", (ROOT / "Makefile").read_text(), re.MULTILINE).group(1).split()

@@ -8,6 +8,7 @@ Deployment of one CinemaAbyss service, called with a dict:
   tmpSizeLimit                 optional size of /tmp, 64Mi when absent
   terminationGracePeriodSeconds  optional, when the default 30 s is not enough
   usesDatabase                 true adds a checksum of the database credentials
+  adminPort                    optional second port (the gateway's ADMIN_PORT): probes and Prometheus use it
 The checksum annotations cover what the pods read only at start; the routing file is left
 out on purpose, because the gateway re-reads it and needs no restart.
 */}}
@@ -36,6 +37,11 @@ spec:
     metadata:
       annotations:
         checksum/config: {{ include "cinemaabyss.startupConfig" $root | sha256sum }}
+        {{- with .adminPort }}
+        prometheus.io/scrape: "true"
+        prometheus.io/port: {{ . | quote }}
+        prometheus.io/path: /metrics
+        {{- end }}
         {{- if .usesDatabase }}
         {{- /* Not the Secret itself: its generated password is only known to the cluster. */}}
         checksum/secret: {{ toJson $root.Values.postgresql.auth | sha256sum }}
@@ -65,9 +71,17 @@ spec:
           ports:
             - name: http
               containerPort: {{ $values.port }}
+            {{- with .adminPort }}
+            - name: admin
+              containerPort: {{ . }}
+            {{- end }}
           env:
             - name: PORT
               value: {{ $values.port | quote }}
+            {{- with .adminPort }}
+            - name: ADMIN_PORT
+              value: {{ . | quote }}
+            {{- end }}
             {{- with .env }}
             {{- . | trim | nindent 12 }}
             {{- end }}
@@ -78,14 +92,14 @@ spec:
           readinessProbe:
             httpGet:
               path: {{ .readinessPath }}
-              port: http
+              port: {{ if .adminPort }}admin{{ else }}http{{ end }}
             periodSeconds: 5
             timeoutSeconds: {{ .probeTimeout }}
             failureThreshold: 3
           livenessProbe:
             httpGet:
               path: {{ .livenessPath }}
-              port: http
+              port: {{ if .adminPort }}admin{{ else }}http{{ end }}
             initialDelaySeconds: 5
             periodSeconds: 15
             timeoutSeconds: {{ .probeTimeout }}
@@ -131,6 +145,11 @@ spec:
     - name: http
       port: {{ .values.port }}
       targetPort: http
+    {{- with .adminPort }}
+    - name: admin
+      port: {{ . }}
+      targetPort: admin
+    {{- end }}
 {{- end }}
 
 {{/*
