@@ -7,6 +7,9 @@
 - Parameters marked ``x-gateway-only`` (``X-Migration-Target``, ``X-User-Id``) are read by
   the gateway alone; a backend fuzzed directly ignores them, as the spec says, so they
   are left out of every run but the gateway's (``FUZZ_SERVICE``, set by run.py).
+- gunicorn answers a few malformed requests itself with a ``text/html`` page; the spec
+  describes it as a string starting ``<html>``, and a deserializer hands schemathesis the
+  page's text so that description is checked too.
 """
 
 from __future__ import annotations
@@ -46,3 +49,15 @@ def order_subscription_dates(context: schemathesis.HookContext, body: Any) -> An
     if parsed_start and parsed_end and parsed_end < parsed_start:
         return {**body, "start_date": end, "end_date": start}
     return body
+
+
+@schemathesis.deserializer("text/html")
+def html_page(context: schemathesis.DeserializationContext, response: Any) -> str:
+    """Return gunicorn's error page as text, for the spec's ``GunicornPage`` string schema.
+
+    :raises ValueError: when the page is not text.
+    """
+    try:
+        return response.content.decode(response.encoding or "latin-1")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"an HTML page that is not text: {error}") from None
