@@ -27,6 +27,7 @@ from contextlib import contextmanager
 
 import psycopg
 from flask import Flask, Response, current_app, jsonify
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -53,9 +54,13 @@ class DatabaseState:
         self.up = up
 
 
-def connection_kwargs(timeout: float) -> dict:
-    """Return the psycopg connection parameters that bound every wait by ``timeout`` seconds."""
+def connection_kwargs(timeout: float, conninfo: str = "") -> dict:
+    """Return the psycopg connection parameters that bound every wait by ``timeout`` seconds.
+
+    ``options`` the connection string already has (``?options=-c search_path=x``) are kept, before ours.
+    """
     millis = max(1, round(timeout * 1000))
+    given = conninfo_to_dict(conninfo).get("options", "") if conninfo else ""
     return {
         "row_factory": dict_row,
         # libpq's connect_timeout is whole seconds, at least 2.
@@ -65,8 +70,8 @@ def connection_kwargs(timeout: float) -> dict:
         "keepalives_interval": 1,
         "keepalives_count": 3,
         "tcp_user_timeout": millis,
-        "options": (f"-c statement_timeout={millis} -c idle_in_transaction_session_timeout={millis}"
-                    f" -c transaction_timeout={millis}"),
+        "options": (f"{given} -c statement_timeout={millis} -c idle_in_transaction_session_timeout={millis}"
+                    f" -c transaction_timeout={millis}").strip(),
     }
 
 
@@ -78,7 +83,7 @@ def init_app(app: Flask, config: DatabaseServiceConfig) -> ConnectionPool:
         min_size=1,
         max_size=config.db_pool_size,
         timeout=config.db_timeout_seconds,
-        kwargs=connection_kwargs(config.db_timeout_seconds),
+        kwargs=connection_kwargs(config.db_timeout_seconds, config.db_connection_string),
         configure=lambda conn: state.saw(True),
         open=False,
         name=app.name,

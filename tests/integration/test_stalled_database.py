@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from cinema_common.db import OUTCOME_UNKNOWN, transaction
+from cinema_common.db import OUTCOME_UNKNOWN, connection_kwargs, transaction
 from cinema_common.errors import ApiError
 from devstack import postgres
 from devstack.server import GunicornServer
@@ -158,3 +158,12 @@ def test_a_commit_whose_answer_never_came_is_504_because_the_server_may_still_ap
         # Resumed, the server read the COMMIT waiting in its socket and applied it before its expired
         # transaction_timeout acted: this is why such a request is a 504 "may have been stored", not a 503.
         assert conn.execute("SELECT count(*) FROM movies WHERE title = 'commit in flight'").fetchone()[0] == 1
+
+
+def test_the_server_side_timeouts_are_in_force_and_options_of_the_url_are_kept(database_url):
+    url = f"{database_url}?options=-c%20application_name%3Dkept"
+    kwargs = {key: value for key, value in connection_kwargs(2.5, url).items() if key != "row_factory"}
+    with psycopg.connect(url, **kwargs) as conn:
+        settings = [conn.execute(f"SHOW {name}").fetchone()[0] for name in (
+            "statement_timeout", "idle_in_transaction_session_timeout", "transaction_timeout", "application_name")]
+    assert settings == ["2500ms", "2500ms", "2500ms", "kept"]
