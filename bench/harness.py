@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.net import free_port
 from devstack.server import GunicornServer
 
 _REPORT_LUA = (Path(__file__).parent / "report.lua").read_text()
@@ -34,6 +35,9 @@ class Server(GunicornServer):
 
     def __init__(self, name: str, app: str, env: dict[str, str], log_dir: Path, config: str = GATEWAY_CONFIG) -> None:
         self.name = name
+        if config == GATEWAY_CONFIG:
+            # The gateway's settings also bind an admin port; each server gets a free one, not 9000.
+            env = {"ADMIN_PORT": str(free_port()), **env}
         try:
             super().__init__(config, app, env, log_dir / f"{name}.log")
         except RuntimeError as error:
