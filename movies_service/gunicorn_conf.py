@@ -3,4 +3,6 @@
 from cinema_common.serving import gunicorn_settings
 from movies_service.config import Config
 
-globals().update(gunicorn_settings(Config.from_env, "movies_service"))
+# Eight threads a worker: while PostgreSQL stalls, each holds a request until DB_TIMEOUT_SECONDS,
+# and liveness still needs a free thread to answer at once (docs/decisions/0003).
+globals().update(gunicorn_settings(Config.from_env, "movies_service", threads=8))

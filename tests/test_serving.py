@@ -20,8 +20,9 @@ def test_gunicorn_settings_replace_nothing_inside_gunicorn():
 
 @pytest.mark.parametrize("module", ["monolith.gunicorn_conf", "movies_service.gunicorn_conf"])
 def test_the_backends_settings_modules_use_gunicorns_own_logger(module, monkeypatch):
-    monkeypatch.delenv("PORT", raising=False)
+    for name in ("PORT", "GUNICORN_THREADS", "GUNICORN_WORKER_CLASS"):
+        monkeypatch.delenv(name, raising=False)
     settings = vars(importlib.import_module(module))
-    assert settings["worker_class"] == "gthread"
+    assert (settings["worker_class"], settings["threads"]) == ("gthread", 8)
     assert settings.get("logger_class", glogging.Logger) is glogging.Logger
     assert settings["accesslog"] == "-"
