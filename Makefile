@@ -120,16 +120,18 @@ compose-down: ## stop the Compose stack and delete its volumes
 	docker compose down --volumes --remove-orphans
 
 # What `make test` needs beyond Python 3.11 and make on a Debian or Ubuntu machine: plantuml and
-# graphviz for the diagrams test, and Node.js with npm for newman (the CI workflow has Node.js
-# from actions/setup-node already). Only what is missing is installed; .ci/run checks the same.
+# graphviz for the diagrams test, Node.js with npm for newman (the CI workflow has Node.js from
+# actions/setup-node already), and python3-venv where Debian splits venv off. Only what is missing
+# is installed; .ci/run checks the same commands.
 CI_PACKAGES := plantuml graphviz
 NODE_PACKAGES := nodejs npm
 MISSING_PACKAGES = $(strip $(if $(shell command -v plantuml),,plantuml) $(if $(shell command -v dot),,graphviz) \
-                   $(if $(shell command -v npm),,$(NODE_PACKAGES)))
+                   $(if $(shell command -v npm),,$(NODE_PACKAGES)) \
+                   $(if $(shell $(PYTHON) -c 'import venv, ensurepip' 2>/dev/null && echo ok),,python3-venv))
 .PHONY: ci-packages
-ci-packages: ## install what make test needs beyond Python and make: plantuml, graphviz, nodejs, npm (apt-get)
+ci-packages: ## install what make test needs beyond Python and make: plantuml, graphviz, nodejs, npm, python3-venv (apt-get)
 ifeq ($(MISSING_PACKAGES),)
-	@echo "nothing to install: plantuml, dot and npm are on PATH"
+	@echo "nothing to install: plantuml, dot, npm and Python's venv are there"
 else
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
 	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(MISSING_PACKAGES)
