@@ -161,6 +161,9 @@ class Gateway:
         response, failure = self._exchange(call, body)
         if decision.reason == "circuit-open":
             call.fallback = "circuit-open"
+            # The split chose the movies service and its open circuit refused it: for the guard, a failure,
+            # or an open circuit would hide a bad service from the guard after a handful of answers.
+            self.safety.guard.record(True, 0.0)
         elif call.upstream == MOVIES and may_fall_back and (failure is not None or response.status >= 500):
             if response is not None:
                 response.close()

@@ -61,18 +61,20 @@ def parse_ramp_steps(name: str, text: str) -> tuple[int, ...]:
 
 
 def parse_instant(name: str, text: str) -> float | None:
-    """Parse an ISO-8601 instant with a UTC offset (``2026-12-01T22:00:00Z``) into POSIX time; empty is None.
+    """Parse an ISO-8601 instant (``2026-12-01T22:00:00Z``) into POSIX time; empty is None.
 
-    :raises ConfigError: for another format or a time without an offset, which replicas could read differently.
+    A time without an offset is UTC, never the host's local time, so every replica reads it alike.
+
+    :raises ConfigError: for anything else.
     """
     if not text.strip():
         return None
     try:
         instant = datetime.fromisoformat(text.strip())
     except ValueError:
-        instant = None
-    if instant is None or instant.tzinfo is None:
-        raise ConfigError(name, text, "an ISO-8601 instant with an offset, such as 2026-12-01T22:00:00Z")
+        raise ConfigError(name, text, "an ISO-8601 instant, such as 2026-12-01T22:00:00Z") from None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
     return instant.timestamp()
 
 

@@ -99,6 +99,15 @@ def test_a_slow_movies_service_trips_the_guard_on_its_p99(make_app, backends):
     assert "p99 latency over 0.05 s" in client.get("/status", **ADMIN).get_json()["guard"]["last_trip"]["reason"]
 
 
+def test_an_open_circuit_does_not_hide_a_bad_movies_service_from_the_guard(make_app, backends):
+    client = make_app(movies_migration_percent=100, circuit_failure_threshold=3, guard_min_requests=10).test_client()
+    backends.movies.status = 503
+    reasons = [client.get("/api/movies").headers.get("X-Fallback-Reason") for _ in range(12)]
+    assert reasons == ["status-503"] * 3 + ["circuit-open"] * 7 + [None] * 2
+    assert len(backends.movies.received) == 3
+    assert client.get("/status", **ADMIN).get_json()["guard"]["state"] == "tripped"
+
+
 def test_forced_requests_do_not_feed_the_guard(make_app, backends):
     client = make_app(movies_migration_percent=100, guard_min_requests=3).test_client()
     backends.movies.status = 500

@@ -30,11 +30,12 @@ def test_bad_steps_name_the_variable(text):
         parse_ramp_steps("MOVIES_RAMP_STEPS", text)
 
 
-def test_instants_need_an_offset():
+def test_instants_are_iso_8601_and_utc_without_an_offset():
     assert parse_instant("MOVIES_RAMP_START", "2026-12-01T22:00:00Z") == 1796162400.0
     assert parse_instant("MOVIES_RAMP_START", "2026-12-01T23:00:00+01:00") == 1796162400.0
+    assert parse_instant("MOVIES_RAMP_START", "2026-12-01T22:00:00") == 1796162400.0
     assert parse_instant("MOVIES_RAMP_START", "") is None
-    for bad in ("2026-12-01T22:00:00", "tomorrow"):
+    for bad in ("22:00", "tomorrow", "2026-13-01T00:00:00Z"):
         with pytest.raises(ConfigError, match="MOVIES_RAMP_START"):
             parse_instant("MOVIES_RAMP_START", bad)
     assert format_instant(1796162400.0) == "2026-12-01T22:00:00Z"
