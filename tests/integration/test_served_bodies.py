@@ -99,12 +99,20 @@ def _send_ignoring_resets(sock: socket.socket, data: bytes) -> None:
         sock.sendall(data)
 
 
-@pytest.mark.parametrize("path", [b"/api//users", b"//api/users", b"/api/users/"])
-def test_doubled_slashes_are_404_json_through_gunicorn(monolith, path):
+@pytest.mark.parametrize("path", [b"/api//users", b"/api/users//", b"/api/users/", b"/api///movies"])
+def test_doubled_slashes_inside_a_path_are_404_json_through_gunicorn(monolith, path):
     server, _ = monolith
     status, headers, body = exchange(server.port, b"GET %b HTTP/1.1\r\nHost: x\r\n\r\n" % path)
     assert (status, json.loads(body)) == (404, {"error": "not found"})
     assert "location" not in headers
+
+
+def test_leading_slashes_are_read_as_one_never_redirected(monolith):
+    server, _ = monolith
+    status, headers, body = exchange(server.port, b"GET //api/users?limit=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 200
+    assert [user["id"] for user in json.loads(body)] == [1]
+    assert headers["link"] == '</api/users?limit=1&offset=1>; rel="next"'
 
 
 def test_options_is_204_through_gunicorn(monolith):
