@@ -127,13 +127,18 @@ function chart(title, series, options) {
     for (const line of series) {
       const points = line.points.filter((p) => p[1] !== null);
       if (!points.length) continue;
+      if (points.length === 1) {
+        // One interval only: a dot, since a path of one point draws nothing.
+        box.append(svg("circle", { cx: x(points[0][0]), cy: y(points[0][1]), r: 2.5, fill: line.color }));
+        continue;
+      }
       const path = points.map((p, i) => `${i ? "L" : "M"}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ");
       if (line.fill) {
         box.append(svg("path", { class: "area", fill: line.color,
           d: `${path} L${x(points[points.length - 1][0]).toFixed(1)},${height} L${x(points[0][0]).toFixed(1)},${height} Z` }));
       }
       box.append(svg("path", { d: path, fill: "none", stroke: line.color, "stroke-width": 1.8,
-        "vector-effect": "non-scaling-stroke", "stroke-linejoin": "round" }));
+        "vector-effect": "non-scaling-stroke", "stroke-linejoin": "round", "stroke-dasharray": line.dash || "none" }));
     }
   } else {
     const empty = svg("text", { x: width / 2, y: height / 2 + 4, "text-anchor": "middle", class: "empty" });
@@ -156,13 +161,16 @@ function renderBackends(traffic) {
       el("h2", {}, name, el("span", { class: "now" }, `${total.requests} requests, ${total.errors} errors`)),
       chart("requests / s", [{ points: of("rps"), color: colors[name], fill: true }], { floor: 1, format: (v) => v.toFixed(1) }),
       chart("error rate", [{ points: of("error_rate"), color: "var(--bad)", fill: true }], { floor: 0.05, format: (v) => percent(v) }),
-      chart("latency p50 / p99", [{ points: of("p50"), color: colors[name] }, { points: of("p99"), color: "var(--warn)" }],
+      chart("latency p50 / p99 (dashed)", [{ points: of("p50"), color: colors[name] },
+        { points: of("p99"), color: "var(--text)", dash: "4 3" }],
         { floor: 0.01, format: millis }));
   }));
 }
 
 function renderShadow(shadow) {
-  byId("shadow-rate").textContent = percent(shadow.match_rate);
+  const rate = byId("shadow-rate");
+  rate.textContent = percent(shadow.match_rate);
+  rate.className = shadow.match_rate === null ? "" : shadow.match_rate >= 0.999 ? "state ok" : shadow.match_rate >= 0.9 ? "state warn" : "state bad";
   facts(byId("shadow-counts"), ["match", "mismatch", "error", "skipped"].map((key) => [key, shadow.counts[key]]));
   byId("shadow-settings").textContent = shadow.percent > 0
     ? `SHADOW_PERCENT=${shadow.percent}: that share of movies GETs is also sent to the other backend and compared` +

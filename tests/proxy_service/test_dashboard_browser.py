@@ -58,7 +58,7 @@ def browse(chromium: str, url: str, folder: Path, *extra: str) -> str:
     command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--virtual-time-budget=4000",
-               "--window-size=1440,1560", "--hide-scrollbars", *extra, url]
+               "--window-size=1440,1180", "--hide-scrollbars", *extra, url]
     result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
