@@ -11,12 +11,13 @@ from cinema_common.webapp import new_app
 from proxy_service.admin import StatusSources, init_admin
 from proxy_service.breaker import CircuitBreaker
 from proxy_service.config import Config, RoutingSettings
-from proxy_service.gateway import Gateway, MigrationSafety
+from proxy_service.gateway import Gateway
 from proxy_service.guard import Guard, GuardLimits, Trip
 from proxy_service.metrics import Metrics
 from proxy_service.readiness import is_ready, probe_all
 from proxy_service.routing import EVENTS, MONOLITH, MOVIES
 from proxy_service.routing_file import RoutingSource
+from proxy_service.safety import MigrationSafety
 from proxy_service.shadow import ShadowRunner
 from proxy_service.split import TRIPPED, Split, SplitController
 from proxy_service.traffic_history import TrafficHistory

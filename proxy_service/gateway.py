@@ -36,13 +36,11 @@ from proxy_service.forwarding import (
     response_headers,
     status_line,
 )
-from proxy_service.guard import Guard
 from proxy_service.metrics import Metrics
 from proxy_service.routing import MONOLITH, MOVIES, MOVIES_ROUTE, BadOverride, Decision, choose_upstream, route_of
 from proxy_service.routing_file import RoutingSource
-from proxy_service.shadow import MirrorJob, Served, ShadowRunner, should_mirror
-from proxy_service.split import SplitController
-from proxy_service.traffic_history import TrafficHistory
+from proxy_service.safety import MigrationSafety
+from proxy_service.shadow import should_mirror
 from proxy_service.upstream import TIMEOUT, Response, Upstream, UpstreamError
 
 log = logging.getLogger(__name__)
@@ -50,22 +48,6 @@ StartResponse = Callable[..., Any]
 _FALLBACK_METHODS = frozenset({"GET", "HEAD"})
 # The only path outside /api the main port answers; the rest is on the admin port.
 _PUBLIC_OWN_PATHS = frozenset({"/health"})
-
-
-@dataclass(frozen=True)
-class MigrationSafety:
-    """The parts that keep a migration safe: the split in force, the guard, the shadow runner, the traffic history."""
-
-    split: SplitController
-    guard: Guard
-    shadow: ShadowRunner
-    history: TrafficHistory
-    admin_port: int
-
-    def close(self) -> None:
-        """Stop the background work: snapshots and mirrored requests."""
-        self.history.stop()
-        self.shadow.close()
 
 
 @dataclass(slots=True)
@@ -183,7 +165,9 @@ class Gateway:
             headers.append(("X-Fallback-From", MOVIES))
             headers.append(("X-Fallback-Reason", call.fallback))
         if should_mirror(call.route, environ["REQUEST_METHOD"], settings.shadow_percent, self.random):
-            self._mirror(call, response, settings)
+            self.safety.mirror(call.route, environ, call.request_id, response, served_by=call.upstream,
+                               host_header_of={name: up.address.host_header for name, up in self.upstreams.items()},
+                               ignore=settings.shadow_ignore_fields)
         if response.body is None:
             call.start_response(status_line(response), headers)
             return StreamedBody(response, lambda: self._record(call))
@@ -215,15 +199,6 @@ class Gateway:
             else:
                 self.breaker.record_success()
         return response, None
-
-    def _mirror(self, call: Call, response: Response, settings: Any) -> None:
-        other = MONOLITH if call.upstream == MOVIES else MOVIES
-        environ = call.environ
-        headers = request_headers(environ, self.upstreams[other].address.host_header, call.request_id, 0)
-        encoding = next((value for name, value in response.headers if name.lower() == "content-encoding"), None)
-        served = Served(call.upstream, response.status, response.body, encoding)
-        self.safety.shadow.mirror(MirrorJob(call.route, request_target(environ), headers, served, other,
-                                            frozenset(settings.shadow_ignore_fields)))
 
     def _own(self, environ: dict[str, Any], start_response: StartResponse, started: float) -> Iterable[bytes]:
         call = Call(environ, start_response, started, request_id_of(environ), "gateway")
