@@ -133,6 +133,7 @@ def transaction() -> Iterator[psycopg.Connection]:
         unknown = committing and error.sqlstate is None
         log.warning("database error%s: %s", " during COMMIT" if unknown else "", error)
         # Timed out or broken: a fresh connection costs less than finding out which.
+        WATCHDOG.release(alarm)
         conn.close()
         raise ApiError(504 if unknown else 503, OUTCOME_UNKNOWN if unknown else UNAVAILABLE) from None
     except BaseException:
