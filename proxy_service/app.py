@@ -10,7 +10,7 @@ from flask import Flask, Response, jsonify
 from cinema_common.webapp import new_app
 from proxy_service.admin import StatusSources, init_admin
 from proxy_service.breaker import CircuitBreaker
-from proxy_service.config import Config, RoutingSettings
+from proxy_service.config import Config
 from proxy_service.gateway import Gateway
 from proxy_service.guard import Guard, GuardLimits, Trip
 from proxy_service.metrics import Metrics
@@ -115,7 +115,3 @@ def gateway_of(app: Flask) -> Gateway:
     """Return the router that ``create_app`` wrapped around ``app``."""
     return app.extensions[_EXTENSION]
 
-
-def movies_share(settings: RoutingSettings) -> int:
-    """Return the percentage of movies traffic that ``settings`` send to the movies service."""
-    return settings.movies_migration_percent if settings.gradual_migration else 100

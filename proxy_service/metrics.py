@@ -81,10 +81,6 @@ class Metrics:
         """Count a circuit breaker opening."""
         self._circuit_opened.labels(upstream).inc()
 
-    def movies_share(self, percent: int) -> None:
-        """Publish the share of movies traffic the settings in force send to the movies service."""
-        self._movies_share.set(percent)
-
     def migration_state(self, percent: int, ramp_step: int, tripped: bool) -> None:
         """Publish the movies share in force, the ramp step (from 1, 0 for none) and whether the guard holds."""
         self._movies_share.set(percent)
