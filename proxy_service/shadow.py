@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 MATCH, MISMATCH, ERROR, SKIPPED = "match", "mismatch", "error", "skipped"
 KEPT_MISMATCHES = 50
 MISMATCH_FILES = "shadow-mismatches-"
+SHARE_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class ShadowRunner:
         self._lock = threading.Lock()
         self._in_flight = 0
         self._mismatches: deque[dict[str, Any]] = deque(maxlen=KEPT_MISMATCHES)
+        self._unshared = False
+        self._shared_at = float("-inf")
         self._pool = ThreadPoolExecutor(max_workers=max(1, max_in_flight), thread_name_prefix="shadow")
         self._sessions = {name: _session(max_in_flight) for name in urls}
 
@@ -125,9 +128,11 @@ class ShadowRunner:
 
     def mismatches(self) -> list[dict[str, Any]]:
         """Return the last mismatches of every worker, the newest first."""
-        shared = [entry for kept in self._files.read_all(MISMATCH_FILES) if isinstance(kept, list)
+        own = self._own_file()
+        shared = [entry for kept in self._files.read_all(MISMATCH_FILES, skip=own) if isinstance(kept, list)
                   for entry in kept if isinstance(entry, dict)]
-        entries = shared if self._files.folder is not None else list(self._mismatches)
+        with self._lock:
+            entries = shared + list(self._mismatches)
         entries.sort(key=lambda entry: entry.get("t", 0), reverse=True)
         return entries[:KEPT_MISMATCHES]
 
@@ -141,6 +146,7 @@ class ShadowRunner:
         finally:
             self._release()
         self._on_result(job.route, result)
+        self._share()
 
     def _compare(self, job: MirrorJob) -> str:
         target, headers, served, other, ignore = job.target, job.headers, job.served, job.other, job.ignore
@@ -172,8 +178,22 @@ class ShadowRunner:
     def _keep(self, mismatch: dict[str, Any]) -> None:
         with self._lock:
             self._mismatches.append(mismatch)
+            self._unshared = True
+
+    def _share(self) -> None:
+        # At most one write every SHARE_SECONDS, so a flood of mismatches costs no flood of writes;
+        # one left unshared goes out with the next comparison's result.
+        now = time.monotonic()
+        with self._lock:
+            if not self._unshared or now < self._shared_at + SHARE_SECONDS:
+                return
+            self._unshared, self._shared_at = False, now
             kept = list(self._mismatches)
-        self._files.write(f"{MISMATCH_FILES}{os.getpid()}.json", kept)
+        self._files.write(self._own_file(), kept)
+
+    @staticmethod
+    def _own_file() -> str:
+        return f"{MISMATCH_FILES}{os.getpid()}.json"
 
     def _release(self) -> None:
         with self._lock:

@@ -58,12 +58,14 @@ class WorkerFiles:
         except (OSError, ValueError):
             return None
 
-    def read_all(self, prefix: str) -> list[Any]:
-        """Return the JSON of every readable file whose name starts with ``prefix``."""
+    def read_all(self, prefix: str, *, skip: str = "") -> list[Any]:
+        """Return the JSON of every readable file whose name starts with ``prefix``, except file ``skip``."""
         if self.folder is None:
             return []
         found = []
         for path in sorted(self.folder.glob(f"{prefix}*")):
+            if path.name == skip:
+                continue
             value = self.read(path.name)
             if value is not None:
                 found.append(value)
