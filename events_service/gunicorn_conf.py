@@ -6,9 +6,11 @@ metrics are that one process's. Scale by replicas (at most a topic's partitions 
 useful), not by workers: ``WEB_CONCURRENCY``, which sizes the other services, is not
 read here; set to anything but 1, it gets a one-line warning at start.
 
-gthread with ``GUNICORN_THREADS`` (default 16) threads: a request spends its time waiting
-for the broker's ack, and kafka-python's own threads run beside the request threads
-(docs/decisions/0005-events-worker-class.md has the figures behind this choice).
+gevent: a request spends its time waiting for the broker's ack, every connection gets a
+greenlet of its own at once (no thread pool to queue behind while the broker stalls, so
+each 503 keeps its bound), and it cost less CPU per event than gthread
+(docs/decisions/0005-events-worker-class.md has the figures). kafka-python's threads and
+sockets run on gevent's patched ones. ``GUNICORN_WORKER_CLASS=gthread`` works too.
 """
 
 import os
@@ -18,13 +20,13 @@ from cinema_common.serving import gunicorn_settings
 from events_service.config import Config
 
 SERVICE = "events_service"
-WORKER_CLASSES = ("gthread", "gevent")
+WORKER_CLASSES = ("gevent", "gthread")
 _IGNORED = "WEB_CONCURRENCY"
 
 if os.environ.get(_IGNORED, "1").strip() != "1":
     print(f"{SERVICE}: {_IGNORED}={os.environ[_IGNORED]!r} ignored: one worker per replica consumes and serves; "
           "run more replicas instead", file=sys.stderr)
-_settings = gunicorn_settings(Config.from_env, SERVICE, workers=1, threads=16, worker_class="gthread",
+_settings = gunicorn_settings(Config.from_env, SERVICE, workers=1, threads=16, worker_class="gevent",
                               environ={name: value for name, value in os.environ.items() if name != _IGNORED})
 if _settings["worker_class"] not in WORKER_CLASSES:
     raise SystemExit(f"{SERVICE}: GUNICORN_WORKER_CLASS={_settings['worker_class']!r} is not supported: "

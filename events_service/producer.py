@@ -1,7 +1,8 @@
 """The Kafka producer of the process: one ``KafkaProducer``, acks from all in-sync replicas, every wait bounded.
 
 kafka-python 3.0.12 defaults to idempotence, ``acks=all``, a 120 s delivery timeout and a
-60 s ``max_block_ms``. Here a request waits at most ``KAFKA_ACK_TIMEOUT_SECONDS`` in all:
+60 s ``max_block_ms``. Here the producer keeps ``acks=all`` without idempotence (see
+``connect``), and a request waits at most ``KAFKA_ACK_TIMEOUT_SECONDS`` in all:
 ``max_block_ms`` (the metadata wait inside ``send()``) and the delivery timeout equal that
 bound, and ``future.get`` waits only for what is left of it. The producer is created by the
 broker watch's thread, never by a request, and a request made while the watch knows the
@@ -86,10 +87,9 @@ class EventPublisher:
         except kafka_errors.KafkaError as error:
             self._fail(topic, "error", error)
             if not error.retriable:
-                # A fatal producer error (say, a broker that forgot this producer's id) poisons the
-                # client for good: the watch builds a new one at once.
+                # A fatal error poisons the client for good: the watch builds a new one at once.
                 self._discard(producer, error)
-            raise unavailable(f"Kafka refused the event ({type(error).__name__})") from None
+            raise unavailable(f"Kafka did not take the event ({type(error).__name__})") from None
         self._metrics.produced.labels(topic).inc()
         self._metrics.produce_latency.labels(topic).observe(time.monotonic() - started)
         return Acknowledgement(metadata.partition, metadata.offset)
@@ -105,6 +105,12 @@ class EventPublisher:
                     bootstrap_servers=list(self._config.kafka_brokers), client_id="events-service-producer",
                     # kafka-python requires delivery_timeout_ms >= linger_ms + request_timeout_ms.
                     acks="all", request_timeout_ms=bound - self._config.linger_ms, delivery_timeout_ms=bound,
+                    # Not idempotent (docs/decisions/0014-events-producer-not-idempotent.md): after a batch
+                    # expired in a stall, kafka-python 3.0.12's idempotent producer waited for a new
+                    # producer id it never asked for, and timed out every record from then on. The
+                    # consumers log an event id once, so a copy a retry wrote is harmless; one request
+                    # in flight keeps a retried batch from overtaking a later one (per-entity order).
+                    enable_idempotence=False, max_in_flight_requests_per_connection=1,
                     max_block_ms=bound, bootstrap_timeout_ms=bound,
                     # Under load, records that arrive within linger_ms share one produce request: far less
                     # CPU per event for the client and the broker, at the price of linger_ms of latency.
@@ -137,7 +143,11 @@ class EventPublisher:
             self._closed = True
             producer, self._producer = self._producer, None
         if producer is not None:
-            producer.close(timeout=self._config.ack_timeout_seconds)
+            try:
+                producer.close(timeout=self._config.ack_timeout_seconds)
+            except kafka_errors.KafkaError as error:
+                # Records still unacknowledged after the bound: their requests were answered 503 already.
+                log.warning("kafka producer did not flush within the bound", extra={"detail": str(error)})
 
     def _discard(self, producer: KafkaProducer, error: Exception) -> None:
         with self._lock:
@@ -145,8 +155,16 @@ class EventPublisher:
                 return
             self._producer = None
         log.warning("kafka producer failed; replacing it", extra={"detail": f"{type(error).__name__}: {error}"})
-        producer.close(timeout=0)
+        # Closed in the background: close() waits for (and raises on) records still pending.
+        threading.Thread(target=self._close_quietly, args=(producer,), name="events-producer-close",
+                         daemon=True).start()
         self._broker.check_now()
+
+    def _close_quietly(self, producer: KafkaProducer) -> None:
+        try:
+            producer.close(timeout=self._config.ack_timeout_seconds)
+        except kafka_errors.KafkaError as error:
+            log.warning("replaced kafka producer did not close cleanly", extra={"detail": str(error)})
 
     def _fail(self, topic: str, reason: str, error: Exception) -> None:
         self._metrics.produce_failures.labels(topic, reason).inc()

@@ -91,8 +91,8 @@ def test_one_worker_whatever_web_concurrency_says_and_a_warning_when_it_says_oth
     environ = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "KAFKA_BROKERS": "127.0.0.1:9", "PORT": "1"}
     plain = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=environ, capture_output=True, text=True,
                            timeout=30, check=True)
-    assert (plain.stdout.split(), plain.stderr) == (["1", "gthread"], "")
+    assert (plain.stdout.split(), plain.stderr) == (["1", "gevent"], "")
     told = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env={**environ, "WEB_CONCURRENCY": "4"},
                           capture_output=True, text=True, timeout=30, check=True)
-    assert told.stdout.split() == ["1", "gthread"]
+    assert told.stdout.split() == ["1", "gevent"]
     assert "WEB_CONCURRENCY='4' ignored: one worker per replica" in told.stderr
