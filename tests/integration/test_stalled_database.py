@@ -22,6 +22,7 @@ from devstack.server import GunicornServer
 from monolith.app import create_app
 from monolith.config import Config
 from tests.dbapps import built
+from tests.proxy_service.backends import GunicornGateway, unused_url
 
 TIMEOUT = 1.0
 BOUND = TIMEOUT + 1.0
@@ -85,7 +86,12 @@ def stack(postgres_server, tmp_path_factory):
         for package in ("monolith", "movies_service"):
             servers.append(GunicornServer(f"{package}.gunicorn_conf", f"{package}.app:create_app()", env,
                                           logs / f"{package}.log"))
-        yield servers[0].url, servers[1].url, url
+        # No fallback: a movies-service 503 would be retried on the monolith, which shares the stalled
+        # database, and the answer would take twice DB_TIMEOUT_SECONDS (the gateway's policy, not the backends').
+        servers.append(GunicornGateway({"MONOLITH_URL": servers[0].url, "MOVIES_SERVICE_URL": servers[1].url,
+                                        "EVENTS_SERVICE_URL": unused_url(), "MOVIES_MIGRATION_PERCENT": "50",
+                                        "MOVIES_FALLBACK_ENABLED": "false"}, logs / "gateway.log"))
+        yield servers[0].url, servers[1].url, url, servers[2].url
     finally:
         for server in servers:
             server.stop()
@@ -111,7 +117,7 @@ LIVENESS = [("monolith", "/health"), ("monolith", "/api/movies/health"), ("movie
 
 
 def test_every_endpoint_answers_within_the_bound_and_a_503_commits_nothing(stack, postgres_server):
-    monolith, movies, database_url = stack
+    monolith, movies, database_url, _ = stack
     base = {"monolith": monolith, "movies": movies}
     for service, path in READS:  # warm pools: the stall must hit connections already made
         assert call(base[service] + path)[0] == 200
@@ -135,8 +141,28 @@ def test_every_endpoint_answers_within_the_bound_and_a_503_commits_nothing(stack
         assert [conn.execute(query).fetchone()[0] for *_, query in WRITES] == [0] * len(WRITES)
 
 
+def test_through_the_gateway_a_stalled_database_is_a_503_within_the_bound_that_commits_nothing(
+        stack, postgres_server):
+    *_, database_url, gateway = stack
+    for path in ("/api/users", "/api/movies"):
+        assert call(gateway + path)[0] == 200
+    writes = [("/api/users", {"username": "gateway-frozen", "email": "gateway-frozen@example.com"}),
+              ("/api/movies", {"title": "Gateway frozen", "description": "", "rating": 1})]
+    with frozen(postgres_server.datadir):
+        answers = [call(gateway + path) for path in ("/api/users", "/api/movies", "/api/movies")]
+        answers += [call(gateway + path, "POST", body) for path, body in writes]
+        liveness = call(gateway + "/api/movies/health")
+    assert [(status, body) for status, body, _ in answers] == [(503, {"error": "database unavailable"})] * 5
+    assert max(took for *_, took in answers) < BOUND, [round(took, 3) for *_, took in answers]
+    assert (liveness[0], liveness[1]["database"], liveness[2] < LIVENESS_BOUND) == (200, False, True)
+    time.sleep(BOUND)
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM users WHERE username = 'gateway-frozen'").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM movies WHERE title = 'Gateway frozen'").fetchone()[0] == 0
+
+
 def test_the_backends_recover_once_the_database_answers_again(stack):
-    monolith, movies, _ = stack
+    monolith, movies, *_ = stack
     deadline = time.monotonic() + 20
     while call(monolith + "/ready")[0] != 200 or call(movies + "/api/movies/ready")[0] != 200:
         assert time.monotonic() < deadline, "the backends did not recover within 20 s"
