@@ -48,7 +48,13 @@ class Decision:
 
 
 def route_of(path: str) -> str | None:
-    """Return the route of an ``/api`` path, or None for a path the gateway answers itself."""
+    """Return the route of an ``/api`` path, or None for a path the gateway answers itself.
+
+    Leading slashes count as one, as the backends' routing (Werkzeug's) reads them, so a
+    path is routed by what the backend that gets it will see.
+    """
+    if path[:2] == "//":
+        path = "/" + path.lstrip("/")
     if not (path.startswith("/api/") or path == "/api"):
         return None
     if _below(path, "/api/movies"):

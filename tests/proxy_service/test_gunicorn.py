@@ -301,3 +301,8 @@ def test_a_slow_reader_of_a_large_answer_does_not_hold_the_backend(stack):
             answer += chunk
     status, _, body = split(answer)
     assert (status, len(body)) == (200, size)
+
+
+def test_leading_slashes_are_routed_as_the_backend_reads_them(stack):
+    status, headers, _ = split(request(stack, "//api/movies?x=1", "X-Migration-Target: new"))
+    assert (status, values(headers, "X-Upstream")) == (200, ["movies-service"])

@@ -39,6 +39,7 @@ def decide(percent: int = 50, *, gradual: bool = True, override_enabled: bool = 
     ("/api/events/movie", "events"), ("/api/eventsource", "legacy"), ("/api/users", "legacy"),
     ("/api/payments/1", "legacy"), ("/api", "legacy"), ("/api/", "legacy"),
     ("/health", None), ("/ready", None), ("/metrics", None), ("/", None), ("/apiary", None), ("/API/movies", None),
+    ("//api/movies", "movies"), ("///api/events/x", "events"), ("//api/users", "legacy"), ("//health", None),
 ])
 def test_routes_by_path(path, route):
     assert route_of(path) == route
