@@ -42,9 +42,16 @@ def complete_body() -> bytes:
 
     :raises ApiError: 400 when the chunked framing is broken or the body is shorter than
         its ``Content-Length`` (the client went away); nothing may be done with such a body.
+        413 when a chunked body goes past the limit (Werkzeug raises it for a ``Content-Length``).
     """
     try:
         data = request.get_data(cache=True)
+        # Werkzeug stops a chunked body at the limit without a word (LimitedStream.readall): one
+        # more byte from the server's own stream tells a body at the limit from one over it.
+        limit = request.max_content_length
+        if request.content_length is None and limit is not None and len(data) >= limit \
+                and request.environ["wsgi.input"].read(1):
+            raise ApiError(413, "request body too large")
     except _FRAMING_ERRORS:
         raise ApiError(400, "request body is incomplete: bad chunked framing or a closed connection") from None
     expected = request.content_length

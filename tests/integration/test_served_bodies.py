@@ -94,6 +94,30 @@ def test_an_oversized_body_gets_its_413_while_the_client_is_still_sending(monoli
     assert json.loads(body) == {"error": "request body too large"}
 
 
+def test_a_chunked_body_over_the_limit_is_413_once_it_passes_the_limit(monolith):
+    server, _ = monolith
+    chunk = b" " * 65536
+    head = _post(b"", "Content-Type: application/json", "Transfer-Encoding: chunked")
+    body = b"1\r\n{\r\n" + b"%x\r\n%b\r\n" % (len(chunk), chunk) * 24  # 1.5 MiB, and no last chunk
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sender = threading.Thread(target=_send_ignoring_resets, args=(sock, head + body))
+        sender.start()
+        status, _, answer = read_response(sock)
+        sender.join(timeout=15)
+    assert (status, json.loads(answer)) == (413, {"error": "request body too large"})
+
+
+def test_a_chunked_body_of_exactly_the_limit_is_a_body(monolith):
+    server, _ = monolith
+    movie = b'{"title": "at the limit", "description": "", "rating": 1}'
+    body = movie + b" " * (1024 * 1024 - len(movie))
+    chunks = b"".join(b"%x\r\n%b\r\n" % (len(part), part) for part in (body[:700_000], body[700_000:]))
+    request = b"\r\n".join([b"POST /api/movies HTTP/1.1", b"Host: x", b"Content-Type: application/json",
+                             b"Transfer-Encoding: chunked", b"", chunks + b"0\r\n\r\n"])
+    status, _, answer = exchange(server.port, request)
+    assert (status, json.loads(answer)["title"]) == (201, "at the limit")
+
+
 def _send_ignoring_resets(sock: socket.socket, data: bytes) -> None:
     with contextlib.suppress(OSError):  # the server closes the connection after its 413, as it may
         sock.sendall(data)
