@@ -193,3 +193,19 @@ def test_the_server_side_timeouts_are_in_force_and_options_of_the_url_are_kept(d
         settings = [conn.execute(f"SHOW {name}").fetchone()[0] for name in (
             "statement_timeout", "idle_in_transaction_session_timeout", "transaction_timeout", "application_name")]
     assert settings == ["2500ms", "2500ms", "2500ms", "kept"]
+
+
+def test_a_slow_database_is_a_503_within_the_bound_that_commits_nothing(database_url):
+    for app in built(create_app, Config(db_connection_string=database_url, db_timeout_seconds=TIMEOUT)):
+        client = app.test_client()
+        assert client.get("/ready").status_code == 200
+        with psycopg.connect(database_url) as locker:
+            locker.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")  # held until this block ends
+            answers = []
+            for method, body in (("GET", None), ("POST", {"username": "slow", "email": "slow@example.com"})):
+                started = time.monotonic()
+                response = client.open("/api/users", method=method, json=body)
+                answers.append((response.status_code, response.get_json(), time.monotonic() - started < BOUND))
+        assert answers == [(503, {"error": "database unavailable"}, True)] * 2
+        assert client.get("/api/users?limit=1000").status_code == 200
+        assert "slow" not in {user["username"] for user in client.get("/api/users?limit=1000").get_json()}
