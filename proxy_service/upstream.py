@@ -14,6 +14,7 @@ after connecting).
 from __future__ import annotations
 
 import http.client
+import logging
 from collections.abc import Iterator
 from http.cookiejar import DefaultCookiePolicy
 
@@ -38,6 +39,21 @@ REFUSED, TIMEOUT, BROKEN = "refused", "timeout", "broken"
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 CHUNK = 64 * 1024
 _CLOSED = (ConnectionResetError, BrokenPipeError)  # http.client's RemoteDisconnected is a ConnectionResetError
+
+
+class PoolOverflowIsExpected(logging.Filter):
+    """Drops urllib3's warning that a connection was closed because the pool was full.
+
+    More requests at once than ``UPSTREAM_POOL_SIZE`` open extra connections that are closed
+    after use; that is the pool's design, and a warning per request would flood the log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but the pool-full warning."""
+        return not record.getMessage().startswith("Connection pool is full")
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(PoolOverflowIsExpected())
 
 
 class UpstreamError(Exception):

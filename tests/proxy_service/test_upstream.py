@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import logging
 
 import pytest
 import requests
@@ -118,3 +119,11 @@ def test_only_an_idempotent_request_on_a_connection_closed_before_answering_is_r
         retry.increment("GET", "/", error=ProtocolError("Connection broken", http.client.IncompleteRead(b"")))
     with pytest.raises(MaxRetryError):
         retry.increment("GET", "/", error=NewConnectionError(None, "refused"))
+
+
+def test_a_full_pool_closes_extra_connections_without_a_warning(caplog):
+    logger = logging.getLogger("urllib3.connectionpool")
+    with caplog.at_level(logging.DEBUG, logger="urllib3.connectionpool"):
+        logger.warning("Connection pool is full, discarding connection: %s. Connection pool size: %s", "h", 4)
+        logger.warning("Failed to parse headers")
+    assert [record.getMessage() for record in caplog.records] == ["Failed to parse headers"]
