@@ -1,9 +1,10 @@
 """One backend, reached through ``requests``: a Session and its pooled ``HTTPAdapter``, per backend and worker.
 
 A request is a ``PreparedRequest`` built here, with the URL set to the backend's address
-plus the target exactly as the client sent it (nothing re-quotes or decodes it), sent
-with ``HTTPAdapter.send`` (``stream=True``; an adapter never follows redirects) and a
-``(connect, read)`` timeout. The answer comes from ``response.raw``: headers from
+plus the target exactly as the client sent it, so ``requests`` never re-quotes or decodes
+it (:mod:`proxy_service.raw_target` keeps urllib3 from normalizing it on the way). It is
+sent with ``HTTPAdapter.send``, with ``stream=True`` (an adapter never follows redirects)
+and a ``(connect, read)`` timeout. The answer comes from ``response.raw``: headers from
 ``raw.headers`` (repeated ones kept), the body read with ``decode_content=False``, so gzip
 stays gzip. A body up to ``buffer_limit`` is read whole before the client sees anything;
 a longer one streams. Failures become :class:`UpstreamError` with a ``kind``: ``refused``
