@@ -4,6 +4,8 @@
 service: only the operations tagged with that service, against its base URL. Each run
 writes ``DIR/schemathesis-SERVICE.json`` (schemathesis' own JSON report) and
 ``DIR/schemathesis-SERVICE.log`` (its console output, printed too when the run fails).
+``gateway`` is the gateway's main port, without the paths only its admin port serves;
+``gateway-admin=URL`` fuzzes those on the admin port.
 Settings, checks and their justification live in ``tests/fuzz/schemathesis.toml``.
 """
 
@@ -12,15 +14,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "openapi.yaml"
 CONFIG = ROOT / "tests" / "fuzz" / "schemathesis.toml"
-SERVICES = ("monolith", "movies-service", "events-service", "gateway")
+SERVICES = ("monolith", "movies-service", "events-service", "gateway", "gateway-admin")
+# The gateway serves two ports: its main one (/api, /health) and its admin port (/health, /ready,
+# /metrics, /status, /dashboard). openapi.yaml names the admin port among an operation's servers;
+# "gateway" fuzzes the main port without the admin-only paths, "gateway-admin" the admin port's.
+ADMIN = "gateway admin port"
 # The events API creates nothing it could read back by id, so openapi.yaml has no links for the
 # stateful phase to follow there; every other service runs all four phases.
 PHASES = {"events-service": "examples,coverage,fuzzing"}
@@ -28,12 +37,32 @@ PHASES = {"events-service": "examples,coverage,fuzzing"}
 DEFAULT_SEED = 20260101
 
 
+def admin_paths(spec: dict) -> tuple[set[str], set[str]]:
+    """Return the paths the gateway's admin port serves, and those it alone serves."""
+    served = {path: {server.get("description") for server in item.get("servers", ())}
+              for path, item in spec["paths"].items()}
+    on_admin = {path for path, names in served.items() if ADMIN in names}
+    return on_admin, {path for path in on_admin if "gateway" not in served[path]}
+
+
+def _exactly(paths: set[str]) -> str:
+    return "^(" + "|".join(re.escape(path) for path in sorted(paths)) + ")$"
+
+
 def command(service: str, url: str, report: Path, seed: int) -> list[str]:
     """Return the schemathesis command line that fuzzes ``service`` at ``url``."""
     phases = ["--phases", PHASES[service]] if service in PHASES else []
+    tag, paths = service, []
+    if service.startswith("gateway"):
+        on_admin, admin_only = admin_paths(yaml.safe_load(SPEC.read_text()))
+        tag = "gateway"
+        if service == "gateway-admin":
+            paths = ["--include-path-regex", _exactly(on_admin)]
+        elif admin_only:
+            paths = ["--exclude-path-regex", _exactly(admin_only)]
     return [
         str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(CONFIG),
-        "run", str(SPEC), "--url", url, "--include-tag", service, "--seed", str(seed), *phases,
+        "run", str(SPEC), "--url", url, "--include-tag", tag, *paths, "--seed", str(seed), *phases,
         "--report", "json", "--report-json-path", str(report),
     ]
 
