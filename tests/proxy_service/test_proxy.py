@@ -306,3 +306,16 @@ def test_bytes_after_a_204_do_not_break_the_next_request(make_app):
     finally:
         stray.stop()
     assert stray.connections == 2, "the connection with stray bytes is dropped, the next one kept"
+
+
+@pytest.mark.parametrize(("method", "sent"), [("GET", 2), ("HEAD", 2), ("POST", 1), ("PUT", 1), ("DELETE", 1)])
+def test_a_connection_closed_before_answering_is_retried_only_for_idempotent_methods(make_app, method, sent):
+    silent = RawBackend(b"")
+    try:
+        response = make_app(monolith_url=silent.url).test_client().open("/api/users", method=method, data=b"{}")
+    finally:
+        silent.stop()
+    assert response.status_code == 502
+    if method != "HEAD":
+        assert response.get_json() == {"error": "monolith closed the connection before answering"}
+    assert len(silent.requests) == sent
