@@ -1,9 +1,10 @@
-"""Issue 4's figures: events per second over HTTP with broker acks, beside the bare-Flask ceiling, and lost events.
+"""The events service's figures: one replica's events per second with broker acks, beside the ceiling; lost events.
 
 The events service runs as it is deployed, with its own gunicorn configuration
-(events_service/gunicorn_conf.py: two gevent workers, each with its producer and its
-consumers, like the ceiling's two gevent workers) and access log. The broker is a Tansu
-of its own on a free port.
+(events_service/gunicorn_conf.py: one worker, the replica's producer and consumer
+threads in it) and access log, beside the ceiling's gunicorn settings. The broker is a
+Tansu of its own on a free port. Figures: events/s and p50/p99 under load, the
+acknowledgement's p50 at one connection, and the ratio to the ceiling (floor 0.15).
 
 Lost events are counted by consuming: after the load, every record the broker holds must
 be logged by the service's consumer, once; and a burst of posts whose event ids are kept
@@ -34,6 +35,8 @@ PATH = "/api/events/movie"
 BODY = json.dumps({"movie_id": 1, "title": "Solaris", "action": "viewed", "rating": 8.5, "genres": ["drama"]})
 BURST = 1000
 CATCH_UP_SECONDS = 60
+# One replica is one process; Kafka scales the service by replicas (issue 14).
+RPS_FLOOR = 0.15
 
 
 def events_section(bench: Bench) -> SectionResult:
@@ -62,13 +65,13 @@ def events_section(bench: Bench) -> SectionResult:
     counts = Counter(consumed)
     lost = len((in_broker | set(burst_ids)) - set(counts))
     return SectionResult(
-        title=(f"Events service (issue 4): POST {PATH}, acks=all on Tansu, its own gunicorn settings. "
+        title=(f"Events service, one replica (one worker): POST {PATH}, acks=all on Tansu, its own gunicorn settings. "
                f"{len(in_broker)} events in the broker, all read back; {len(counts)} logged by the service's "
                f"consumers, including a burst of {len(burst_ids)} posted by id"),
         loaded=loaded,
         single=single,
         checks=[
-            Check("events/ceiling rps", statistics.median(per_round), ">=", 0.25, per_round),
+            Check("events/ceiling rps", statistics.median(per_round), ">=", RPS_FLOOR, per_round),
             Check("lost events (acknowledged, never consumed)", lost, "<=", 0),
             Check("events consumed twice", sum(count - 1 for count in counts.values()), "<=", 0),
         ],

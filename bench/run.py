@@ -40,7 +40,8 @@ def main() -> int:
     worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
     print(f"wrk -t1 -c{settings.connections}, {settings.seconds:g} s per target per round, {settings.rounds} "
           f"interleaved rounds; medians. Every server: gunicorn, {workers} workers, {worker_class} "
-          f"(proxy_service.gunicorn_conf). {os.cpu_count()} CPUs, shared.", flush=True)
+          f"(proxy_service.gunicorn_conf), but the events service: its own settings, one worker "
+          f"(events_service.gunicorn_conf). {os.cpu_count()} CPUs, shared.", flush=True)
     missed = False
     with Bench(settings) as bench:
         for section in SECTIONS:
