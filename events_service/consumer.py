@@ -18,12 +18,12 @@ from typing import Any
 
 import kafka.errors as kafka_errors
 from flask import Flask
-from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.structs import MemberState
 
 from events_service.broker import BrokerWatch
 from events_service.config import Config
-from events_service.dedupe import WindowReader
+from events_service.dedupe import PauseUntilReadBack, WindowReader
 from events_service.eventlog import EventLog
 from events_service.events import TOPICS
 
@@ -39,24 +39,6 @@ _MEMBER_STATES = {MemberState.STABLE: "consuming", MemberState.REBALANCING: "reb
                   MemberState.UNJOINED: "joining"}
 
 
-class _Assignments(ConsumerRebalanceListener):
-    """Pauses newly assigned partitions (in the consumer's IO loop, which must not block) until read back."""
-
-    def __init__(self) -> None:
-        self.consumer: KafkaConsumer | None = None
-        self.to_read_back: set[TopicPartition] = set()
-
-    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        """Forget partitions given up before they were read back."""
-        self.to_read_back.difference_update(revoked)
-
-    def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        """Pause the assigned partitions; the thread reads their dedupe window back, then resumes them."""
-        if assigned and self.consumer is not None:
-            self.consumer.pause(*assigned)
-            self.to_read_back.update(assigned)
-
-
 class ConsumerThread:
     """One consumer thread in the service's consumer group."""
 
@@ -70,7 +52,7 @@ class ConsumerThread:
         self._pending: dict[TopicPartition, OffsetAndMetadata] = {}
         self._commit_failing = False
         self._consumer: KafkaConsumer | None = None
-        self._assignments = _Assignments()
+        self._assignments = PauseUntilReadBack()
         self._phase = "starting"
         self._assigned: list[str] = []
         self._lag: list[tuple[str, int, int]] = []
@@ -164,8 +146,7 @@ class ConsumerThread:
             self._last_error = f"{type(error).__name__}: {error}"
             log.warning("consumer could not connect", extra={"consumer": self.name, "reason": self._last_error})
             return None
-        self._assignments = _Assignments()
-        self._assignments.consumer = consumer
+        self._assignments = PauseUntilReadBack(consumer)
         consumer.subscribe(list(TOPICS), listener=self._assignments)
         self._consumer = consumer
         self._phase = "connected"

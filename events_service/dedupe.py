@@ -15,12 +15,30 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 import kafka.errors as kafka_errors
-from kafka import KafkaConsumer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 
 from events_service.config import Config
 
 log = logging.getLogger(__name__)
 _POLL_MS = 200
+
+
+class PauseUntilReadBack(ConsumerRebalanceListener):
+    """Pauses newly assigned partitions until their window is read back (in the consumer's IO loop: no blocking)."""
+
+    def __init__(self, consumer: KafkaConsumer | None = None) -> None:
+        self.consumer = consumer
+        self.to_read_back: set[TopicPartition] = set()
+
+    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        """Forget partitions given up before they were read back."""
+        self.to_read_back.difference_update(revoked)
+
+    def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        """Pause the assigned partitions; the consumer thread reads their window back, then resumes them."""
+        if assigned and self.consumer is not None:
+            self.consumer.pause(*assigned)
+            self.to_read_back.update(assigned)
 
 
 class WindowReader:
