@@ -219,3 +219,12 @@ def test_invalid_utf8_and_an_oversized_body_are_json_errors(offline_app):
                       content_type="application/json")
     assert big.status_code == 413
     assert big.is_json
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_body_that_does_not_say_it_is_json_is_a_415(offline_app, content_type):
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    response = offline_app.test_client().post("/api/events/movie", data='{"movie_id": 1, "title": "a", "action": "b"}',
+                                              headers=headers)
+    assert response.status_code == 415
+    assert "application/json" in response.get_json()["error"]
