@@ -226,6 +226,10 @@ class Upstream:
         :raises UpstreamError: when the backend cannot be reached or answers badly.
         """
         response = Response(self, self._send(method, target, headers, body, self.timeout).raw)
+        if response.status == 101:
+            # The gateway passes no Upgrade header on, so a switch of protocols is a broken answer.
+            response.close()
+            raise UpstreamError(BROKEN, f"{self.name} switched protocols, which the gateway does not proxy")
         response.read(self.buffer_limit)
         return response
 

@@ -319,3 +319,13 @@ def test_a_connection_closed_before_answering_is_retried_only_for_idempotent_met
     if method != "HEAD":
         assert response.get_json() == {"error": "monolith closed the connection before answering"}
     assert len(silent.requests) == sent
+
+
+def test_a_switch_of_protocols_is_a_broken_answer(make_app):
+    raw = RawBackend(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+    try:
+        response = make_app(monolith_url=raw.url).test_client().get("/api/users", headers={"Upgrade": "websocket"})
+    finally:
+        raw.stop()
+    assert response.status_code == 502
+    assert "upgrade" not in raw.requests[0].decode("latin-1").lower()
