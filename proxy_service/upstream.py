@@ -1,5 +1,7 @@
 """One backend, reached through ``requests``: a Session and its pooled ``HTTPAdapter``, per backend and worker.
 
+The session is set up in :mod:`proxy_service.session`.
+
 A request is a ``PreparedRequest`` built here, with the URL set to the backend's address
 plus the target exactly as the client sent it, so ``requests`` never re-quotes or decodes
 it (:mod:`proxy_service.raw_target` keeps urllib3 from normalizing it on the way). It is
@@ -15,12 +17,9 @@ after connecting).
 from __future__ import annotations
 
 import http.client
-import logging
 from collections.abc import Iterator
-from http.cookiejar import DefaultCookiePolicy
 
 import requests
-from requests.cookies import RequestsCookieJar
 from urllib3.exceptions import (
     HTTPError,
     IncompleteRead,
@@ -30,31 +29,13 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 from urllib3.util import SKIP_HEADER
-from urllib3.util.retry import Retry
 
 from proxy_service.config import UpstreamAddress
-from proxy_service.raw_target import TARGET_HEADER, RawTargetAdapter
+from proxy_service.raw_target import TARGET_HEADER
+from proxy_service.session import CLOSED, backend_session
 
 REFUSED, TIMEOUT, BROKEN = "refused", "timeout", "broken"
-# Methods a connection the backend closed before answering may be resent for.
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 CHUNK = 64 * 1024
-_CLOSED = (ConnectionResetError, BrokenPipeError)  # http.client's RemoteDisconnected is a ConnectionResetError
-
-
-class PoolOverflowIsExpected(logging.Filter):
-    """Drops urllib3's warning that a connection was closed because the pool was full.
-
-    More requests at once than ``UPSTREAM_POOL_SIZE`` open extra connections that are closed
-    after use; that is the pool's design, and a warning per request would flood the log.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Keep every record but the pool-full warning."""
-        return not record.getMessage().startswith("Connection pool is full")
-
-
-logging.getLogger("urllib3.connectionpool").addFilter(PoolOverflowIsExpected())
 
 
 class UpstreamError(Exception):
@@ -68,55 +49,6 @@ class UpstreamError(Exception):
         super().__init__(message)
         self.kind = kind
         self.request_caused = request_caused
-
-
-class NoCookies(DefaultCookiePolicy):
-    """A cookie policy that keeps and sends nothing: the shared session must never replay a client's cookie."""
-
-    def set_ok(self, cookie, request) -> bool:
-        """Refuse to store any cookie."""
-        return False
-
-    def return_ok(self, cookie, request) -> bool:
-        """Refuse to send any stored cookie."""
-        return False
-
-
-class StaleConnectionRetry(Retry):
-    """urllib3's ``Retry``, resending only an idempotent request whose connection closed before any answer.
-
-    That is the signature of a keep-alive connection the backend closed just as it was
-    reused. Read timeouts and broken answers are never resent; connect failures are not
-    either (``connect=0``); writes never are (``allowed_methods``).
-    """
-
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
-        """Count one retry, or re-raise ``error`` when it is not a connection closed before answering."""
-        if error is not None and not _closed_before_answering(error):
-            return Retry.increment(self.new(read=False), method, url, response, error, _pool, _stacktrace)
-        return super().increment(method, url, response, error, _pool, _stacktrace)
-
-
-class ForwardingAdapter(RawTargetAdapter):
-    """The adapter the gateway sends through: raw targets, and responses wrapped without reading cookies."""
-
-    def build_response(self, req: requests.PreparedRequest, resp) -> requests.Response:
-        """Wrap urllib3's response as ``HTTPAdapter`` does, minus the cookie jar and header copy nobody reads.
-
-        The gateway keeps no cookie and reads status, headers and body from ``raw``.
-        """
-        response = requests.Response()
-        response.status_code = resp.status
-        response.raw = resp
-        response.reason = resp.reason
-        response.url = req.url
-        response.request = req
-        response.connection = self
-        return response
-
-
-def _closed_before_answering(error: BaseException) -> bool:
-    return isinstance(error, ProtocolError) and len(error.args) > 1 and isinstance(error.args[1], _CLOSED)
 
 
 class Response:
@@ -208,13 +140,7 @@ class Upstream:
         self.address = address
         self.timeout = (connect_timeout, read_timeout)
         self.buffer_limit = buffer_limit
-        self.session = requests.Session()
-        self.session.trust_env = False
-        self.session.cookies = RequestsCookieJar(policy=NoCookies())
-        retry = StaleConnectionRetry(total=1, connect=0, read=1, redirect=0, status=0, other=0,
-                                     allowed_methods=IDEMPOTENT, raise_on_redirect=False, raise_on_status=False)
-        self.adapter = ForwardingAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=retry)
-        self.session.mount("http://", self.adapter)
+        self.session, self.adapter = backend_session(pool_size)
 
     def close_idle(self) -> None:
         """Close every pooled connection."""
@@ -254,7 +180,7 @@ class Upstream:
             if isinstance(cause, NewConnectionError):
                 reason = getattr(cause.__cause__, "strerror", None) or cause
                 raise UpstreamError(REFUSED, f"cannot connect to {self.name}: {reason}") from None
-            if isinstance(cause, _CLOSED):
+            if isinstance(cause, CLOSED):
                 raise UpstreamError(BROKEN, f"{self.name} closed the connection before answering",
                                     request_caused=bool(body)) from None
             raise _after_connect(self.name, error) from None

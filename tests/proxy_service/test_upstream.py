@@ -12,7 +12,8 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError,
 
 from proxy_service.config import UpstreamAddress
 from proxy_service.raw_target import TARGET_HEADER
-from proxy_service.upstream import BROKEN, REFUSED, TIMEOUT, StaleConnectionRetry, Upstream, UpstreamError
+from proxy_service.session import StaleConnectionRetry
+from proxy_service.upstream import BROKEN, REFUSED, TIMEOUT, Upstream, UpstreamError
 
 BASE = "http://backend.test:8080"
 
