@@ -13,8 +13,8 @@ Every request's database work fits in ``DB_TIMEOUT_SECONDS``, whatever PostgreSQ
 
 A request that cannot finish gets 503 when nothing was committed. The one case where the
 outcome is unknown, a COMMIT sent whose answer never came, gets 504 saying so: a stopped
-server that resumes reads and applies a COMMIT already in its socket buffer before its
-timeouts act (tests/integration/test_stalled_database.py shows it).
+server that resumes reads a COMMIT already in its socket buffer and may apply it before
+its timeouts act (tests/integration/test_stalled_database.py).
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ from cinema_common.watchdog import WATCHDOG
 
 log = logging.getLogger(__name__)
 _EXTENSION = "cinemaabyss.db"
+# What a database that is gone, slow or stopped raises: connection failures and cancelled
+# statements are OperationalError; the server's transaction timeouts are classed InternalError.
+_UNAVAILABLE = (psycopg.OperationalError, psycopg.errors.TransactionTimeout,
+                psycopg.errors.IdleInTransactionSessionTimeout)
 UNAVAILABLE = "database unavailable"
 OUTCOME_UNKNOWN = ("database did not confirm the commit in time: the write may or may not have been stored;"
                    " read it back before retrying")
@@ -104,10 +108,12 @@ def state_of(app: Flask) -> DatabaseState:
 
 
 @contextmanager
-def transaction() -> Iterator[psycopg.Connection]:
+def transaction(*, read_only: bool = False) -> Iterator[psycopg.Connection]:
     """Yield a pooled connection inside a transaction that commits when the block ends.
 
     The whole of it, the wait for a connection included, ends by ``DB_TIMEOUT_SECONDS``.
+    A ``read_only`` block is rolled back instead of committed: it wrote nothing, so no
+    outcome can be in doubt.
 
     :raises ApiError: 503 when the database cannot be reached in time (nothing was
         committed); 504 when a COMMIT went out and its answer did not come in time.
@@ -124,9 +130,12 @@ def transaction() -> Iterator[psycopg.Connection]:
     committing = False
     try:
         yield conn
-        committing = True
-        conn.commit()
-    except psycopg.OperationalError as error:
+        committing = not read_only
+        if read_only:
+            conn.rollback()
+        else:
+            conn.commit()
+    except _UNAVAILABLE as error:
         state.saw(False)
         # A server's own error (a timeout, a shutdown) comes with an SQLSTATE and means it rolled
         # back; a COMMIT that lost its connection before an answer may have been applied.
@@ -151,7 +160,7 @@ def transaction() -> Iterator[psycopg.Connection]:
 def _roll_back(conn: psycopg.Connection) -> None:
     try:
         conn.rollback()
-    except psycopg.OperationalError as error:
+    except _UNAVAILABLE as error:
         log.warning("rollback failed, discarding the connection: %s", error)
         conn.close()
 
@@ -164,7 +173,7 @@ def health() -> Response:
 def readiness() -> tuple[Response, int]:
     """Readiness: 200 when PostgreSQL answers ``SELECT 1`` within the timeout, else 503."""
     try:
-        with transaction() as conn:
+        with transaction(read_only=True) as conn:
             conn.execute("SELECT 1")
     except ApiError:
         # A 503 is an error like any other: it names the problem in "error", beside the usual state.

@@ -27,7 +27,7 @@ def list_movies() -> Response:
     """Return a page of movies in id order (``?limit=``, ``?offset=``), or the one named by ``?id=``."""
     movie_id = jsonbody.query_id("id")
     page = Page.from_request()
-    with transaction() as conn:
+    with transaction(read_only=True) as conn:
         if movie_id is not None:
             return jsonify(one_or_404(conn, f"SELECT {_COLUMNS} FROM movies WHERE id = %s", movie_id, "movie"))
         rows = conn.execute(f"SELECT {_COLUMNS} FROM movies ORDER BY id LIMIT %s OFFSET %s",

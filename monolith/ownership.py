@@ -16,7 +16,7 @@ def owned_rows(table: str, columns: str, noun: str) -> Response:
     row_id = jsonbody.query_id("id")
     user_id = jsonbody.query_id("user_id")
     page = Page.from_request()
-    with transaction() as conn:
+    with transaction(read_only=True) as conn:
         if row_id is not None:
             return jsonify(one_or_404(conn, f"SELECT {columns} FROM {table} WHERE id = %s", row_id, noun))
         if user_id is not None:

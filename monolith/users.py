@@ -23,7 +23,7 @@ def list_users() -> Response:
     """Return a page of users in id order (``?limit=``, ``?offset=``), or the one named by ``?id=``."""
     user_id = jsonbody.query_id("id")
     page = Page.from_request()
-    with transaction() as conn:
+    with transaction(read_only=True) as conn:
         if user_id is not None:
             return jsonify(one_or_404(conn, f"SELECT {_COLUMNS} FROM users WHERE id = %s", user_id, "user"))
         rows = conn.execute(f"SELECT {_COLUMNS} FROM users ORDER BY id LIMIT %s OFFSET %s",

@@ -174,16 +174,15 @@ def test_the_backends_recover_once_the_database_answers_again(stack):
 
 def test_a_commit_whose_answer_never_came_is_504_because_the_server_may_still_apply_it(postgres_server,
                                                                                        database_url):
+    """The outcome of such a COMMIT is unknown to the client, so the answer says so."""
     for app in built(create_app, Config(db_connection_string=database_url, db_timeout_seconds=TIMEOUT)):
         with app.app_context(), pytest.raises(ApiError) as caught, ExitStack() as thaw, transaction() as conn:
             conn.execute("INSERT INTO movies (title) VALUES ('commit in flight')")
             thaw.enter_context(frozen(postgres_server.datadir))  # the COMMIT goes out to a stopped server
     assert (caught.value.status, caught.value.message) == (504, OUTCOME_UNKNOWN)
-    time.sleep(BOUND)
-    with psycopg.connect(database_url) as conn:
-        # Resumed, the server read the COMMIT waiting in its socket and applied it before its expired
-        # transaction_timeout acted: this is why such a request is a 504 "may have been stored", not a 503.
-        assert conn.execute("SELECT count(*) FROM movies WHERE title = 'commit in flight'").fetchone()[0] == 1
+    # Resumed, the server reads the COMMIT waiting in its socket and, depending on how its expired
+    # timers and that read meet, applies it or not: both were seen here (applied on an idle machine,
+    # not under load). That is why such a request is a 504 "may or may not have been stored", not a 503.
 
 
 def test_the_server_side_timeouts_are_in_force_and_options_of_the_url_are_kept(database_url):
@@ -209,3 +208,12 @@ def test_a_slow_database_is_a_503_within_the_bound_that_commits_nothing(database
         assert answers == [(503, {"error": "database unavailable"}, True)] * 2
         assert client.get("/api/users?limit=1000").status_code == 200
         assert "slow" not in {user["username"] for user in client.get("/api/users?limit=1000").get_json()}
+
+
+def test_a_read_cut_off_at_its_end_is_a_503_since_it_wrote_nothing(postgres_server, database_url):
+    for app in built(create_app, Config(db_connection_string=database_url, db_timeout_seconds=TIMEOUT)):
+        with app.app_context(), pytest.raises(ApiError) as caught, ExitStack() as thaw, \
+                transaction(read_only=True) as conn:
+            conn.execute("SELECT count(*) FROM movies").fetchone()
+            thaw.enter_context(frozen(postgres_server.datadir))  # the end of the transaction meets a stopped server
+    assert (caught.value.status, caught.value.message) == (503, "database unavailable")
