@@ -25,7 +25,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "openapi.yaml"
 CONFIG = ROOT / "tests" / "fuzz" / "schemathesis.toml"
-SERVICES = ("monolith", "movies-service", "events-service", "gateway", "gateway-admin")
+SERVICES = ("monolith", "movies-service", "events-service", "gateway")
+# What a target may name: a service, or the gateway's admin port (make e2e does not fuzz it yet).
+TARGETS = (*SERVICES, "gateway-admin")
 # The gateway serves two ports: its main one (/api, /health) and its admin port (/health, /ready,
 # /metrics, /status, /dashboard). openapi.yaml names the admin port among an operation's servers;
 # "gateway" fuzzes the main port without the admin-only paths, "gateway-admin" the admin port's.
@@ -99,8 +101,8 @@ def fuzz(service: str, url: str, reports: Path, seed: int) -> bool:
 def parse_target(value: str) -> tuple[str, str]:
     """Parse ``SERVICE=URL``."""
     service, _, url = value.partition("=")
-    if service not in SERVICES or not url.startswith("http"):
-        raise argparse.ArgumentTypeError(f"expected SERVICE=URL with SERVICE one of {', '.join(SERVICES)}")
+    if service not in TARGETS or not url.startswith("http"):
+        raise argparse.ArgumentTypeError(f"expected SERVICE=URL with SERVICE one of {', '.join(TARGETS)}")
     return service, url
 
 
