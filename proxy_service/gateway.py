@@ -46,6 +46,9 @@ from proxy_service.upstream import TIMEOUT, Response, Upstream, UpstreamError
 log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
 _FALLBACK_METHODS = frozenset({"GET", "HEAD"})
+# A backend's 503 says its database is unavailable, and the monolith shares that database: asking it
+# too would only double the wait (docs/decisions/0012-no-fallback-on-a-503.md).
+_NO_FALLBACK_STATUSES = frozenset({503})
 # The only path outside /api the main port answers; the rest is on the admin port.
 _PUBLIC_OWN_PATHS = frozenset({"/health"})
 
@@ -146,7 +149,7 @@ class Gateway:
             # The split chose the movies service and its open circuit refused it: for the guard, a failure,
             # or an open circuit would hide a bad service from the guard after a handful of answers.
             self.safety.guard.record(True, 0.0)
-        elif call.upstream == MOVIES and may_fall_back and (failure is not None or response.status >= 500):
+        elif call.upstream == MOVIES and may_fall_back and (failure is not None or _falls_back(response.status)):
             if response is not None:
                 response.close()
             call.fallback = failure.kind if failure else f"status-{response.status}"
@@ -243,3 +246,8 @@ class Gateway:
             duration_ms=round((time.perf_counter() - call.started) * 1000, 3),
             fallback=call.fallback,
         )
+
+
+def _falls_back(status: int) -> bool:
+    """Tell whether a movies-service answer with ``status`` is worth asking the monolith instead."""
+    return status >= 500 and status not in _NO_FALLBACK_STATUSES

@@ -86,11 +86,11 @@ def stack(postgres_server, tmp_path_factory):
         for package in ("monolith", "movies_service"):
             servers.append(GunicornServer(f"{package}.gunicorn_conf", f"{package}.app:create_app()", env,
                                           logs / f"{package}.log"))
-        # No fallback: a movies-service 503 would be retried on the monolith, which shares the stalled
-        # database, and the answer would take twice DB_TIMEOUT_SECONDS (the gateway's policy, not the backends').
+        # The fallback is on, as by default: a movies-service 503 is not retried on the monolith, which
+        # shares the stalled database (docs/decisions/0012-no-fallback-on-a-503.md).
         servers.append(GunicornGateway({"MONOLITH_URL": servers[0].url, "MOVIES_SERVICE_URL": servers[1].url,
-                                        "EVENTS_SERVICE_URL": unused_url(), "MOVIES_MIGRATION_PERCENT": "50",
-                                        "MOVIES_FALLBACK_ENABLED": "false"}, logs / "gateway.log"))
+                                        "EVENTS_SERVICE_URL": unused_url(), "MOVIES_MIGRATION_PERCENT": "100"},
+                                       logs / "gateway.log"))
         yield servers[0].url, servers[1].url, url, servers[2].url
     finally:
         for server in servers:

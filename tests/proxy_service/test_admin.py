@@ -62,9 +62,9 @@ def test_a_failing_movies_service_trips_the_guard_until_it_is_rearmed(make_app, 
     routing_file.write_text("MOVIES_MIGRATION_PERCENT=100\n")
     client = make_app(routing_config_file=str(routing_file), routing_check_seconds=0.05, guard_min_requests=5,
                       guard_window_seconds=2.0, circuit_failure_threshold=1000).test_client()
-    backends.movies.status = 503
+    backends.movies.status = 500
     served = [client.get("/api/movies").headers for _ in range(10)]
-    assert [headers.get("X-Fallback-Reason") for headers in served[:5]] == ["status-503"] * 5
+    assert [headers.get("X-Fallback-Reason") for headers in served[:5]] == ["status-500"] * 5
     assert all(headers["X-Upstream"] == "monolith" and "X-Fallback-From" not in headers for headers in served[5:])
     assert len(backends.movies.received) == 5
     assert any("guard tripped" in record.message for record in caplog.records)
@@ -101,9 +101,9 @@ def test_a_slow_movies_service_trips_the_guard_on_its_p99(make_app, backends):
 
 def test_an_open_circuit_does_not_hide_a_bad_movies_service_from_the_guard(make_app, backends):
     client = make_app(movies_migration_percent=100, circuit_failure_threshold=3, guard_min_requests=10).test_client()
-    backends.movies.status = 503
+    backends.movies.status = 500
     reasons = [client.get("/api/movies").headers.get("X-Fallback-Reason") for _ in range(12)]
-    assert reasons == ["status-503"] * 3 + ["circuit-open"] * 7 + [None] * 2
+    assert reasons == ["status-500"] * 3 + ["circuit-open"] * 7 + [None] * 2
     assert len(backends.movies.received) == 3
     assert client.get("/status", **ADMIN).get_json()["guard"]["state"] == "tripped"
 

@@ -78,7 +78,7 @@ def test_the_dashboard_shows_the_split_the_tripped_guard_and_a_mismatch(chromium
     assert "ramp step 1 of 3" in before
     assert 'class="current" title="step 1">10 %' in before
 
-    stack.movies.status = 503
+    stack.movies.status = 500
     traffic(stack, 60)
     assert wait_until(lambda: status_of(stack.gateway)["guard"]["state"] == "tripped", 5)
     time.sleep(2.5)  # two more history samples, so the charts show the failure
@@ -89,7 +89,7 @@ def test_the_dashboard_shows_the_split_the_tripped_guard_and_a_mismatch(chromium
     assert 'class="held" title="step 1">10 %' in after
     assert "$[1].rating" in after and ">8.3<" in after and ">7.9<" in after
     assert "GET /api/movies?limit=2" in after
-    assert "status-503" in after
+    assert "status-500" in after
     assert "live · updated" in after
 
     screenshot = stack.folder / "dashboard.png"

@@ -19,13 +19,22 @@ def fallback_of(response) -> tuple[str, str | None, str | None]:
             response.headers.get("X-Fallback-Reason"))
 
 
-def test_a_5xx_from_the_movies_service_is_served_by_the_monolith(all_to_movies, backends):
-    backends.movies.status = 503
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_5xx_from_the_movies_service_is_served_by_the_monolith(all_to_movies, backends, status):
+    backends.movies.status = status
     response = all_to_movies.get("/api/movies?id=1")
     assert response.status_code == 200
-    assert fallback_of(response) == ("monolith", "movies-service", "status-503")
+    assert fallback_of(response) == ("monolith", "movies-service", f"status-{status}")
     assert response.get_json()["target"] == "/api/movies?id=1"
     assert len(backends.movies.received) == 1
+
+
+def test_a_503_from_the_movies_service_is_its_answer_since_the_monolith_shares_its_database(all_to_movies,
+                                                                                            backends):
+    backends.movies.status = 503
+    response = all_to_movies.get("/api/movies")
+    assert (response.status_code, fallback_of(response)) == (503, ("movies-service", None, None))
+    assert backends.monolith.received == []
 
 
 def test_a_refused_movies_service_is_served_by_the_monolith(all_to_movies, backends):
@@ -88,14 +97,14 @@ def test_a_tester_forcing_the_movies_service_sees_its_real_answer(make_app, back
 def test_the_circuit_opens_after_consecutive_failures_and_recovers_after_the_cool_down(make_app, backends):
     client = make_app(movies_migration_percent=100, circuit_failure_threshold=3,
                       circuit_cooldown_seconds=0.3).test_client()
-    backends.movies.status = 503
+    backends.movies.status = 500
     reasons = [fallback_of(client.get("/api/movies"))[2] for _ in range(6)]
-    assert reasons == ["status-503"] * 3 + ["circuit-open"] * 3
+    assert reasons == ["status-500"] * 3 + ["circuit-open"] * 3
     assert len(backends.movies.received) == 3, "an open circuit sends nothing to the movies service"
     assert client.get("/ready", **ADMIN).get_json()["upstreams"]["movies-service"]["circuit"] == "open"
 
     time.sleep(0.35)
-    assert fallback_of(client.get("/api/movies"))[2] == "status-503", "the probe fails: open again"
+    assert fallback_of(client.get("/api/movies"))[2] == "status-500", "the probe fails: open again"
     assert fallback_of(client.get("/api/movies"))[2] == "circuit-open"
 
     backends.movies.status = None
