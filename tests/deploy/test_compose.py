@@ -185,7 +185,8 @@ def test_the_file_is_plain_yaml_with_one_document():
 
 def test_the_postman_docker_environment_uses_the_published_ports():
     environment = json.loads((docker.ROOT / "tests/postman/environments/docker.postman_environment.json").read_text())
-    urls = [entry["value"] for entry in environment["values"] if entry["key"].endswith("_url")]
+    # An empty URL (the gateway's admin_url) names a port compose does not publish: its requests are skipped.
+    urls = [entry["value"] for entry in environment["values"] if entry["key"].endswith("_url") and entry["value"]]
     published = {port.rsplit(":", 1)[1] for service in BUILT.values() for port in service["ports"]}
     assert urls
     for url in urls:
