@@ -27,22 +27,21 @@ if TYPE_CHECKING:
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def prepare_dir(service: str, environ: MutableMapping[str, str] = os.environ, *, variable: str = MULTIPROC_ENV,
-                stale: str = "*.db") -> tuple[str, bool]:
-    """Make a directory the workers share ready before they start: created, emptied of an earlier run's files.
+def prepare_dir(service: str, environ: MutableMapping[str, str] = os.environ) -> tuple[str, bool]:
+    """Make the workers' metrics directory ready before they start: created, emptied of an earlier run's files.
 
-    Uses ``variable`` (``PROMETHEUS_MULTIPROC_DIR`` by default) when set, else a new
-    temporary directory, which it exports for the workers. Files matching ``stale`` are
-    removed: samples of an earlier run would otherwise be added to this one's. Returns the
-    directory and whether this call created it.
+    Uses ``PROMETHEUS_MULTIPROC_DIR`` when set, else a new temporary directory, which it
+    exports for the workers. Sample files (``*.db``) are removed: those of an earlier run
+    would otherwise be added to this one's. Returns the directory and whether this call
+    created it.
     """
-    path = environ.get(variable, "").strip()
+    path = environ.get(MULTIPROC_ENV, "").strip()
     if not path:
-        path = tempfile.mkdtemp(prefix=f"{service}-{variable.lower()}-")
-        environ[variable] = path
+        path = tempfile.mkdtemp(prefix=f"{service}-{MULTIPROC_ENV.lower()}-")
+        environ[MULTIPROC_ENV] = path
         return path, True
     os.makedirs(path, exist_ok=True)
-    for old in glob.glob(os.path.join(path, stale)):
+    for old in glob.glob(os.path.join(path, "*.db")):
         os.remove(old)
     return path, False
 

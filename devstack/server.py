@@ -13,7 +13,7 @@ from devstack.net import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 # Each gunicorn master makes the directories its workers share; none is inherited from the caller.
-SHARED_DIRS = ("PROMETHEUS_MULTIPROC_DIR", "EVENTS_STATE_DIR")
+SHARED_DIRS = ("PROMETHEUS_MULTIPROC_DIR",)
 
 
 class GunicornServer:

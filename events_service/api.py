@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from cinema_common.errors import ApiError
 from cinema_common.jsonbody import json_object
+from cinema_common.queryparams import query_integer
 from events_service.eventlog import recent_of
 from events_service.events import EVENT_TYPES, encode, idempotency_key, message_key, new_event
 from events_service.producer import publisher_of
@@ -41,10 +39,5 @@ def recent() -> Response:
 
 
 def _limit(capacity: int) -> int:
-    raw = request.args.get("limit")
-    if raw is None:
-        return min(_DEFAULT_LIMIT, capacity)
-    # ASCII digits only, as every integer query parameter (the contract).
-    if re.fullmatch(r"[0-9]{1,9}", raw) and 1 <= int(raw) <= capacity:
-        return int(raw)
-    raise ApiError(400, f"query parameter 'limit' must be an integer from 1 to {capacity}")
+    return query_integer("limit", default=min(_DEFAULT_LIMIT, capacity), minimum=1, maximum=capacity,
+                         expected=f"an integer from 1 to {capacity}")
