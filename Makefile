@@ -7,7 +7,8 @@
 #   make test   lint, unit and integration tests against real PostgreSQL and Kafka-protocol broker,
 #               then the API suites (make e2e), then a short summary of all of it
 #   make e2e    the Postman collection (newman) and schemathesis against a throw-away stack
-#   make bench  the gateway and the events service against a bare Flask ceiling (and a naive proxy)
+#   make bench  the gateway against a bare Flask ceiling, a naive proxy and one pooled requests.Session;
+#               then the events service against the same ceiling
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -91,7 +92,7 @@ e2e: venv $(POSTMAN_DEPS) ## newman and schemathesis against a throw-away stack 
 # Not part of `make test`: a minute of load on every core. wrk (Debian's package) is the load
 # generator; it is installed when missing. BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS tune it.
 .PHONY: bench
-bench: venv ## gateway, naive proxy and events service vs a bare Flask ceiling: rps, p50, p99, ratios
+bench: venv ## gateway vs bare Flask, naive proxy and pooled Session; events service vs bare Flask: rps, p50, p99, ratios
 	command -v wrk >/dev/null || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
 	  $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	python -m bench.run
