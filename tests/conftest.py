@@ -29,6 +29,13 @@ class PostgresServer:
         return psycopg.connect(f"host={self.datadir} port={self.port} user=postgres dbname=postgres",
                                autocommit=True)
 
+    def new_database(self, name: str) -> str:
+        """Create ``name`` as a fresh copy of the seeded database (replacing one of that name) and return its URL."""
+        with self.admin() as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {postgres.DATABASE} OWNER {postgres.ROLE}")
+        return postgres.url(self.port, database=name)
+
 
 _database_numbers = itertools.count(1)
 
@@ -47,10 +54,7 @@ def postgres_server() -> Iterator[PostgresServer]:
 @pytest.fixture
 def database_url(postgres_server: PostgresServer) -> str:
     """Return the URL of a fresh copy of the seeded database, private to this test."""
-    name = f"test_{next(_database_numbers)}"
-    with postgres_server.admin() as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {postgres.DATABASE} OWNER {postgres.ROLE}")
-    return postgres.url(postgres_server.port, database=name)
+    return postgres_server.new_database(f"test_{next(_database_numbers)}")
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from devstack import kafka, postgres
+from devstack import kafka
 from devstack.net import free_port
 from tests.deploy import compose_support as compose
 from tests.deploy.container_support import StandIn, lay_out
@@ -63,9 +63,7 @@ def _rewrite(value: str, endpoints: dict[str, str]) -> str:
 def stack_database(postgres_server) -> str:
     """A database of the session's PostgreSQL server for this stack, seeded like the compose one."""
     name = "deploy_stack"
-    with postgres_server.admin() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {postgres.DATABASE} OWNER {postgres.ROLE}")
+    postgres_server.new_database(name)
     return name
 
 

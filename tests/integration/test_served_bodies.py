@@ -19,12 +19,7 @@ USER = json.dumps({"username": "cut", "email": "cut@example.com"}).encode()
 @pytest.fixture(scope="module")
 def monolith(postgres_server, tmp_path_factory):
     """The monolith under gunicorn on a database of this module's own."""
-    from devstack import postgres  # noqa: PLC0415 - the fixture's own helper
-
-    name = "served_bodies"
-    with postgres_server.admin() as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {postgres.DATABASE} OWNER {postgres.ROLE}")
-    url = postgres.url(postgres_server.port, database=name)
+    url = postgres_server.new_database("served_bodies")
     with served_monolith(url, tmp_path_factory.mktemp("served") / "monolith.log") as server:
         yield server, url
 

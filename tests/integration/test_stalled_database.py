@@ -17,7 +17,6 @@ import pytest
 
 from cinema_common.db import OUTCOME_UNKNOWN, connection_kwargs, transaction
 from cinema_common.errors import ApiError
-from devstack import postgres
 from devstack.server import GunicornServer
 from monolith.app import create_app
 from monolith.config import Config
@@ -75,10 +74,7 @@ def call(url: str, method: str = "GET", body: dict | None = None) -> tuple[int, 
 @pytest.fixture(scope="module")
 def stack(postgres_server, tmp_path_factory):
     """The monolith and the movies service under gunicorn on a database of their own, with a 1 s budget."""
-    name = "stalled"
-    with postgres_server.admin() as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {postgres.DATABASE} OWNER {postgres.ROLE}")
-    url = postgres.url(postgres_server.port, database=name)
+    url = postgres_server.new_database("stalled")
     logs = tmp_path_factory.mktemp("stalled")
     env = {"DB_CONNECTION_STRING": url, "DB_TIMEOUT_SECONDS": str(TIMEOUT), "WEB_CONCURRENCY": "1"}
     servers = []
