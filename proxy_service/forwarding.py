@@ -35,7 +35,11 @@ _names: dict[str, str] = {}
 
 
 class BodyTooLarge(Exception):
-    """A request body over the configured limit."""
+    """A request body over the configured limit; ``unread`` is how much of it is still on its way."""
+
+    def __init__(self, unread: int) -> None:
+        super().__init__(unread)
+        self.unread = unread
 
 
 class BadBody(Exception):
@@ -63,8 +67,7 @@ def read_body(environ: dict[str, Any], limit: int) -> bytes:
         if length_text:
             length = int(length_text)
             if length > limit:
-                discard(stream, length)
-                raise BodyTooLarge
+                raise BodyTooLarge(length)
             body = stream.read(length) if length > 0 else b""
             if len(body) != length:
                 raise BadBody("the request body is shorter than its Content-Length")
@@ -77,8 +80,7 @@ def read_body(environ: dict[str, Any], limit: int) -> bytes:
         # The client went away, or gunicorn found the chunked framing broken.
         raise BadBody("the request body could not be read") from error
     if len(body) > limit:
-        discard(stream, DISCARD_BYTES)
-        raise BodyTooLarge
+        raise BodyTooLarge(DISCARD_BYTES)
     return body
 
 
@@ -96,6 +98,26 @@ def discard(stream: Any, length: int) -> None:
     except (OSError, ValueError, ParseException):
         # The client went away or framed the rest badly: it will not read the answer either.
         return
+
+
+class AnswerThenDiscard:
+    """A WSGI body that is ``answer``, then drops what is left of the request body.
+
+    The answer (a 413) goes out as soon as the headers told the size, so a client that
+    waits before sending its body gets it at once. The rest is read afterwards, when the
+    server closes this body: a server that closes a connection with unread request bytes
+    makes the kernel send a reset, which can destroy the answer before the client reads it.
+    """
+
+    def __init__(self, answer: bytes, stream: Any, unread: int) -> None:
+        self._answer, self._stream, self._unread = answer, stream, unread
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._answer
+
+    def close(self) -> None:
+        """Called by the WSGI server once the answer is sent: read and drop the rest of the request body."""
+        discard(self._stream, self._unread)
 
 
 def request_target(environ: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from proxy_service.accesslog import AccessLog
 from proxy_service.breaker import CircuitBreaker
 from proxy_service.forwarding import (
+    AnswerThenDiscard,
     BadBody,
     BodyTooLarge,
     StreamedBody,
@@ -116,8 +117,9 @@ class Gateway:
         environ, route = call.environ, call.route
         try:
             body = read_body(environ, self.max_body_bytes)
-        except BodyTooLarge:
-            return self._error(call, 413, f"request body larger than {self.max_body_bytes} bytes")
+        except BodyTooLarge as error:
+            answer = self._error(call, 413, f"request body larger than {self.max_body_bytes} bytes")
+            return AnswerThenDiscard(b"".join(answer), environ["wsgi.input"], error.unread)
         except BadBody as error:
             # The client went away or framed its body badly: nothing is forwarded, nobody else is blamed.
             log.warning("unreadable request body", extra={"request_id": call.request_id,

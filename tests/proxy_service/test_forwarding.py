@@ -8,6 +8,7 @@ import pytest
 
 from proxy_service.config import UpstreamAddress
 from proxy_service.forwarding import (
+    AnswerThenDiscard,
     BadBody,
     BodyTooLarge,
     read_body,
@@ -131,7 +132,7 @@ def test_the_default_port_is_the_same_address():
     assert rewrite_location("http://MONOLITH:80/a#f", backend, "http://c:8000") == "http://c:8000/a#f"
 
 
-def test_bodies_over_the_limit_are_refused_and_dropped_piece_by_piece():
+def test_a_body_over_the_limit_is_refused_unread_then_dropped_piece_by_piece_after_the_answer():
     read_sizes = []
 
     class Unbuffered(io.RawIOBase):
@@ -139,8 +140,13 @@ def test_bodies_over_the_limit_are_refused_and_dropped_piece_by_piece():
             read_sizes.append(size)
             return b"x" * size
 
-    with pytest.raises(BodyTooLarge):
-        read_body({"CONTENT_LENGTH": "200000", "wsgi.input": Unbuffered()}, 10)
+    stream = Unbuffered()
+    with pytest.raises(BodyTooLarge) as refused:
+        read_body({"CONTENT_LENGTH": "200000", "wsgi.input": stream}, 10)
+    assert (refused.value.unread, read_sizes) == (200000, []), "refused from its length alone"
+    answer = AnswerThenDiscard(b'{"error": "too large"}', stream, refused.value.unread)
+    assert (list(answer), read_sizes) == ([b'{"error": "too large"}'], [])
+    answer.close()
     assert read_sizes == [65536, 65536, 65536, 3392], "read whole, a refused body would cost memory"
     assert read_body({"CONTENT_LENGTH": "10", "wsgi.input": io.BytesIO(b"x" * 10)}, 10) == b"x" * 10
 

@@ -138,6 +138,22 @@ def test_a_large_response_streams_through_intact(stack):
     assert body[-3:] == bytes(range(3))
 
 
+@pytest.mark.parametrize("expect", [[], ["Expect: 100-continue"]])
+def test_a_body_declared_too_large_gets_its_413_before_any_of_it_is_sent(stack, expect):
+    head = "\r\n".join(["POST /api/users HTTP/1.1", f"Host: 127.0.0.1:{stack.gateway.port}",
+                         "Content-Type: application/json", "Content-Length: 2000000", *expect]) + "\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", stack.gateway.port), timeout=3) as sock:
+        sock.sendall(head.encode())
+        started, answer = time.monotonic(), b""
+        while b'"}' not in answer:  # the 413's JSON body ends so; a 100 Continue may come first
+            piece = sock.recv(65536)
+            assert piece, f"the gateway closed without a 413: {answer!r}"
+            answer += piece
+        elapsed = time.monotonic() - started
+    assert b"HTTP/1.1 413 " in answer and b'{"error": "request body larger than 2048 bytes"}' in answer
+    assert elapsed < 1.0
+
+
 def test_413_and_504_are_json(stack):
     status, headers, body = split(request(stack, "/api/movies", method="POST", body=b"x" * 2049))
     assert (status, json.loads(body)) == (413, {"error": "request body larger than 2048 bytes"})
