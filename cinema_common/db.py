@@ -9,7 +9,15 @@ Every request's database work fits in ``DB_TIMEOUT_SECONDS``, whatever PostgreSQ
 - libpq's ``connect_timeout``, TCP keepalives and ``tcp_user_timeout`` drop a peer that
   went away;
 - and a stopped server, which none of those notice, is cut by the client's own alarm
-  (``cinema_common.watchdog``) at the deadline.
+  (``cinema_common.watchdog``) ``CUT_GRACE_SECONDS`` after the deadline, so that a
+  server that is alive answers first with its own timeout error.
+
+While the database is known to be out of reach (no connection in time, or a connection
+lost without an answer from the server), one request at a time tries it again, no sooner
+than ``RETRY_AFTER_SECONDS`` after the last such failure, and the others get their 503 at
+once: otherwise requests queued behind
+the worker's threads would each wait out the budget after their turn came, and a burst
+of them would outlast the bound many times over.
 
 A request that cannot finish gets 503 when nothing was committed. The one case where the
 outcome is unknown, a COMMIT sent whose answer never came, gets 504 saying so: a stopped
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,19 +52,49 @@ _EXTENSION = "cinemaabyss.db"
 _UNAVAILABLE = (psycopg.OperationalError, psycopg.errors.TransactionTimeout,
                 psycopg.errors.IdleInTransactionSessionTimeout)
 UNAVAILABLE = "database unavailable"
+# While the database is known out of reach, how long after a loss the next request may try it again.
+RETRY_AFTER_SECONDS = 1.0
+# How long after the budget the watchdog cuts a connection: a live server's own timeout comes first.
+CUT_GRACE_SECONDS = 0.25
 OUTCOME_UNKNOWN = ("database did not confirm the commit in time: the write may or may not have been stored;"
                    " read it back before retrying")
 
 
 class DatabaseState:
-    """What the last contact with PostgreSQL showed: True, False, or None before any."""
+    """What the last contact with PostgreSQL showed (True, False, or None before any), and who may try again."""
 
     def __init__(self) -> None:
         self.up: bool | None = None
+        self._unreachable = False
+        self._lost_at = -math.inf
+        self._retry = threading.Lock()
 
     def saw(self, up: bool) -> None:
         """Record the outcome of a contact."""
         self.up = up
+        if up:
+            self._unreachable = False
+
+    def lost(self) -> None:
+        """Record that the server could not be reached at all (as opposed to an error it answered with)."""
+        self.up, self._unreachable, self._lost_at = False, True, time.monotonic()
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Let this request contact the database: always while it is not known out of reach, else one at a time.
+
+        :raises ApiError: 503 at once while it is known out of reach, and either was lost
+            less than ``RETRY_AFTER_SECONDS`` ago or another request is trying it.
+        """
+        if not self._unreachable:
+            yield
+            return
+        if time.monotonic() - self._lost_at < RETRY_AFTER_SECONDS or not self._retry.acquire(blocking=False):
+            raise ApiError(503, UNAVAILABLE)
+        try:
+            yield
+        finally:
+            self._retry.release()
 
 
 def connection_kwargs(timeout: float, conninfo: str = "") -> dict:
@@ -119,14 +158,21 @@ def transaction(*, read_only: bool = False) -> Iterator[psycopg.Connection]:
         committed); 504 when a COMMIT went out and its answer did not come in time.
     """
     pool, state, timeout = current_app.extensions[_EXTENSION]
+    with state.turn(), _bounded(pool, state, timeout, read_only=read_only) as conn:
+        yield conn
+
+
+@contextmanager
+def _bounded(pool: ConnectionPool, state: DatabaseState, timeout: float, *,
+             read_only: bool) -> Iterator[psycopg.Connection]:
     deadline = time.monotonic() + timeout
     try:
         conn = pool.getconn(timeout=timeout)
     except PoolTimeout:
-        state.saw(False)
+        state.lost()
         log.warning("no database connection within %.1f s", timeout)
         raise ApiError(503, UNAVAILABLE) from None
-    alarm = WATCHDOG.arm(conn, deadline)
+    alarm = WATCHDOG.arm(conn, deadline + CUT_GRACE_SECONDS)
     committing = False
     try:
         yield conn
@@ -140,6 +186,8 @@ def transaction(*, read_only: bool = False) -> Iterator[psycopg.Connection]:
         # A server's own error (a timeout, a shutdown) comes with an SQLSTATE and means it rolled
         # back; a COMMIT that lost its connection before an answer may have been applied.
         unknown = committing and error.sqlstate is None
+        if error.sqlstate is None:
+            state.lost()
         log.warning("database error%s: %s", " during COMMIT" if unknown else "", error)
         # Timed out or broken: a fresh connection costs less than finding out which.
         WATCHDOG.release(alarm)

@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -155,6 +156,18 @@ def test_through_the_gateway_a_stalled_database_is_a_503_within_the_bound_that_c
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM users WHERE username = 'gateway-frozen'").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM movies WHERE title = 'Gateway frozen'").fetchone()[0] == 0
+
+
+def test_a_burst_larger_than_the_threads_is_answered_within_the_bound(stack, postgres_server):
+    monolith, *_ = stack
+    assert call(monolith + "/api/users?limit=1")[0] == 200
+    # One worker of 8 threads: 40 requests at once queue behind them, and each must still be answered in time.
+    with frozen(postgres_server.datadir), ThreadPoolExecutor(40) as pool:
+        started = time.monotonic()
+        answers = list(pool.map(lambda _: call(monolith + "/api/users?limit=1"), range(40)))
+        whole = time.monotonic() - started
+    assert {(status, body["error"]) for status, body, _ in answers} == {(503, "database unavailable")}
+    assert whole < BOUND, [round(took, 3) for *_, took in answers]
 
 
 def test_the_backends_recover_once_the_database_answers_again(stack):
