@@ -37,13 +37,26 @@ def require_json_content_type() -> None:
         raise ApiError(415, f"Content-Type must be {JSON_TYPE}")
 
 
+def only_chunked(transfer_encoding: str) -> bool:
+    """Tell whether a ``Transfer-Encoding`` (possibly empty) names no coding but ``chunked``.
+
+    gunicorn takes ``gzip, chunked`` and hands on the body still compressed; nothing here
+    decodes it, so such a body cannot be read as what it claims to be.
+    """
+    codings = [coding.strip().lower() for coding in transfer_encoding.split(",") if coding.strip()]
+    return all(coding == "chunked" for coding in codings)
+
+
 def complete_body() -> bytes:
     """Return the request body, read to its end.
 
-    :raises ApiError: 400 when the chunked framing is broken or the body is shorter than
-        its ``Content-Length`` (the client went away); nothing may be done with such a body.
-        413 when a chunked body goes past the limit (Werkzeug raises it for a ``Content-Length``).
+    :raises ApiError: 400 when the chunked framing is broken, when a transfer coding other
+        than chunked is applied, or when the body is shorter than its ``Content-Length`` (the
+        client went away); nothing may be done with such a body. 413 when a chunked body
+        goes past the limit (Werkzeug raises it for a ``Content-Length``).
     """
+    if not only_chunked(request.headers.get("Transfer-Encoding", "")):
+        raise ApiError(400, "Transfer-Encoding other than chunked is not supported")
     try:
         data = request.get_data(cache=True)
         # Werkzeug stops a chunked body at the limit without a word (LimitedStream.readall): one

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from gunicorn.http.errors import ParseException
 
+from cinema_common.requestbody import only_chunked
 from proxy_service.config import UpstreamAddress
 from proxy_service.locations import REWRITTEN, rewrite_location
 from proxy_service.upstream import Response
@@ -59,8 +60,11 @@ def read_body(environ: dict[str, Any], limit: int) -> bytes:
     """Read the whole request body, refusing one longer than ``limit`` before reading it when possible.
 
     :raises BodyTooLarge: when the body is longer than ``limit``.
-    :raises BadBody: when it is shorter than its ``Content-Length`` or its chunked framing is broken.
+    :raises BadBody: when it is shorter than its ``Content-Length``, its chunked framing is broken, or
+        a transfer coding other than chunked is applied.
     """
+    if not only_chunked(environ.get("HTTP_TRANSFER_ENCODING", "")):
+        raise BadBody("Transfer-Encoding other than chunked is not supported")
     length_text = environ.get("CONTENT_LENGTH")
     stream = environ["wsgi.input"]
     try:

@@ -69,6 +69,16 @@ def test_good_chunked_framing_is_a_body(monolith):
     assert _users_named(url, "chunked") == 1
 
 
+def test_a_transfer_coding_other_than_chunked_is_400_and_writes_nothing(monolith):
+    server, url = monolith
+    body = json.dumps({"username": "gzipped", "email": "gzipped@example.com"}).encode()
+    chunks = b"%x\r\n%b\r\n0\r\n\r\n" % (len(body), body)
+    status, _, answer = exchange(server.port, _post(chunks, "Content-Type: application/json",
+                                                    "Transfer-Encoding: gzip, chunked"))
+    assert (status, json.loads(answer)) == (400, {"error": "Transfer-Encoding other than chunked is not supported"})
+    assert _users_named(url, "gzipped") == 0
+
+
 def test_text_plain_is_415_through_gunicorn_and_writes_nothing(monolith):
     server, url = monolith
     status, _, body = exchange(server.port, _post(USER, "Content-Type: text/plain", f"Content-Length: {len(USER)}"))

@@ -287,6 +287,14 @@ def test_bad_chunked_framing_is_400_and_never_forwarded(stack, chunked):
     assert len(stack.monolith.received) == received
 
 
+def test_a_transfer_coding_other_than_chunked_is_400_and_never_forwarded(stack):
+    received = len(stack.monolith.received)
+    status, _, body = split(request(stack, "/api/users", "Transfer-Encoding: gzip, chunked", method="POST",
+                                    body_raw=b"2\r\n{}\r\n0\r\n\r\n"))
+    assert (status, json.loads(body)) == (400, {"error": "Transfer-Encoding other than chunked is not supported"})
+    assert len(stack.monolith.received) == received
+
+
 def test_bodies_over_the_limit_never_open_the_circuit(stack):
     for _ in range(12):
         status, _, _ = split(request(stack, "/api/movies", "X-Migration-Target: new", method="POST",
