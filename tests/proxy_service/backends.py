@@ -30,7 +30,24 @@ class _QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class Backend:
+class LoopbackServer:
+    """A socketserver on a free port of 127.0.0.1, served by a daemon thread until :meth:`stop`."""
+
+    def serve(self, server: socketserver.BaseServer) -> None:
+        """Start serving ``server`` (threads per connection, as daemons) and set ``port`` and ``url``."""
+        self._server = server
+        server.daemon_threads = True
+        self.port = server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class Backend(LoopbackServer):
     """A threaded HTTP/1.1 keep-alive server that answers every path with a JSON echo of what it received.
 
     The echo holds the method, the raw request target, the headers (names lower-cased), the
@@ -68,10 +85,7 @@ class Backend:
 
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = answer
 
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        self.serve(_QuietServer(("127.0.0.1", 0), Handler))
 
     def answer(self, handler: BaseHTTPRequestHandler) -> None:
         """Answer one request."""
@@ -119,15 +133,14 @@ class Backend:
 
     def stop(self) -> None:
         """Stop like a process that exits: no more connections, and the open ones are closed."""
-        self._server.shutdown()
-        self._server.server_close()
+        super().stop()
         for connection in list(self._connections):
             # Already closed by its peer: nothing left to stop.
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
 
 
-class RawBackend:
+class RawBackend(LoopbackServer):
     """A server that reads one request per connection and writes back exactly the bytes it is given."""
 
     def __init__(self, response: bytes) -> None:
@@ -146,16 +159,7 @@ class RawBackend:
                 outer.requests.append(data)
                 self.request.sendall(outer.response)
 
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
+        self.serve(socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler))
 
 
 class GunicornServer(devstack.server.GunicornServer):
@@ -204,7 +208,7 @@ def unused_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-class StrayBytesBackend:
+class StrayBytesBackend(LoopbackServer):
     """A keep-alive server that sends bytes after a 204 to ``/api/no-content`` and ``ok`` to anything else.
 
     ``connections`` counts the connections it accepted.
@@ -236,12 +240,4 @@ class StrayBytesBackend:
                     time.sleep(0.05)
                     self.request.sendall(b"stray bytes after a 204")
 
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
+        self.serve(socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler))

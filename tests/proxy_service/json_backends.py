@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.proxy_service.backends import LoopbackServer
 
-class JsonBackend:
+
+class JsonBackend(LoopbackServer):
     """Answers every request with ``status`` and ``document`` as JSON, after ``delay`` seconds; counts requests."""
 
     def __init__(self, document: Any, *, status: int = 200) -> None:
@@ -43,13 +44,4 @@ class JsonBackend:
 
             do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = answer
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
+        self.serve(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
