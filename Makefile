@@ -128,11 +128,12 @@ CI_PACKAGES := plantuml graphviz
 NODE_PACKAGES := nodejs npm
 MISSING_PACKAGES = $(strip $(if $(shell command -v plantuml),,plantuml) $(if $(shell command -v dot),,graphviz) \
                    $(if $(shell command -v npm),,$(NODE_PACKAGES)) \
+                   $(if $(shell command -v chromium || command -v chromium-browser),,chromium) \
                    $(if $(shell $(PYTHON) -c 'import venv, ensurepip' 2>/dev/null && echo ok),,python3-venv))
 .PHONY: ci-packages
-ci-packages: ## install what make test needs beyond Python and make: plantuml, graphviz, nodejs, npm, python3-venv (apt-get)
+ci-packages: ## install what make test needs beyond Python and make: plantuml, graphviz, nodejs, npm, chromium, python3-venv (apt-get)
 ifeq ($(MISSING_PACKAGES),)
-	@echo "nothing to install: plantuml, dot, npm and Python's venv are there"
+	@echo "nothing to install: plantuml, dot, npm, chromium and Python's venv are there"
 else
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
 	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(MISSING_PACKAGES)
