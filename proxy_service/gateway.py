@@ -23,6 +23,7 @@ from typing import Any
 
 from proxy_service.accesslog import AccessLog
 from proxy_service.breaker import CircuitBreaker
+from proxy_service.config import RoutingSettings
 from proxy_service.forwarding import (
     AnswerThenDiscard,
     BadBody,
@@ -138,11 +139,11 @@ class Gateway:
             self.metrics.override(call.decision.upstream)
         may_fall_back = (settings.fallback_enabled and call.decision.upstream == MOVIES
                          and not call.decision.forced and environ["REQUEST_METHOD"] in _FALLBACK_METHODS)
-        return self.proxy_to(call, body, may_fall_back=may_fall_back)
+        return self.proxy_to(call, body, settings, may_fall_back=may_fall_back)
 
-    def proxy_to(self, call: Call, body: bytes, *, may_fall_back: bool = False) -> Iterable[bytes]:
-        """Forward the request to the chosen backend, falling back to the monolith when allowed."""
-        settings = self.routing.current()
+    def proxy_to(self, call: Call, body: bytes, settings: RoutingSettings, *,
+                 may_fall_back: bool = False) -> Iterable[bytes]:
+        """Forward the request to the chosen backend under ``settings``, falling back to the monolith when allowed."""
         decision = call.decision
         call.upstream = decision.upstream
         response, failure = self._exchange(call, body)
