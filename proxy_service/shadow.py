@@ -18,14 +18,14 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http import cookiejar
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from proxy_service.ramp import format_instant
+from proxy_service.raw_target import TARGET_HEADER
 from proxy_service.routing import MOVIES_ROUTE
+from proxy_service.session import backend_session
 from proxy_service.shadow_compare import Undecodable, compare_answers, decode_body
 from proxy_service.worker_files import WorkerFiles
 
@@ -85,7 +85,8 @@ class ShadowRunner:
         self._unshared = False
         self._shared_at = float("-inf")
         self._pool = ThreadPoolExecutor(max_workers=max(1, max_in_flight), thread_name_prefix="shadow")
-        self._sessions = {name: _session(max_in_flight) for name in urls}
+        # The gateway's own kind of session: no cookie kept, nothing from the environment, raw targets.
+        self._sessions = {name: backend_session(max(1, max_in_flight))[0] for name in urls}
 
     def close(self) -> None:
         """Stop taking work and close the connections to the backends."""
@@ -151,8 +152,9 @@ class ShadowRunner:
     def _compare(self, job: MirrorJob) -> str:
         target, headers, served, other, ignore = job.target, job.headers, job.served, job.other, job.ignore
         session = self._sessions[other]
-        prepared = session.prepare_request(requests.Request("GET", self._urls[other] + target, headers=headers))
-        # The target goes as received, not as requests would re-quote it.
+        # The target goes as received, not as requests or urllib3 would re-quote it (raw_target.py).
+        prepared = session.prepare_request(requests.Request("GET", self._urls[other] + target,
+                                                            headers={**headers, TARGET_HEADER: target}))
         prepared.url = self._urls[other] + target
         try:
             answer = session.send(prepared, timeout=self._timeouts, allow_redirects=False)
@@ -198,14 +200,3 @@ class ShadowRunner:
     def _release(self) -> None:
         with self._lock:
             self._in_flight -= 1
-
-
-def _session(pool_size: int) -> requests.Session:
-    session = requests.Session()
-    # No proxy or .netrc from the environment, and no cookie of one client kept for another.
-    session.trust_env = False
-    session.cookies.set_policy(cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, pool_size), max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
